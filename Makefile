@@ -1,0 +1,118 @@
+# mokit: `make` builds build/mokitd and build/mokit; `make run` starts the kit in demo mode;
+# `make test` runs the whole suite. Both install missing Debian packages (as root) first.
+#   make test SANITIZE=1   the suite under ASan + UBSan (build/san/)
+#   make ARCH=arm64        cross build for the Pi (build/arm64/); `make ARCH=arm64 test-unit`
+#                          runs its unit tests under qemu-aarch64-static
+#   make bench             benchmarks (tests/bench/), not part of `make test`
+#   make fuzz              builds the libFuzzer targets and runs each briefly
+VERSION := 0.1.0
+PKGS := sqlite3 libmicrohttpd jansson libsodium libutf8proc
+ARCH ?=
+SANITIZE ?= 0
+FUZZ_SECONDS ?= 20
+
+ifeq ($(ARCH),arm64)
+CC := aarch64-linux-gnu-gcc
+PKG_CONFIG := env PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config
+B := build/arm64
+EXEC := qemu-aarch64-static -L /usr/aarch64-linux-gnu
+DEPS_PROFILE := cross
+else ifneq ($(ARCH),)
+$(error ARCH=$(ARCH) is not supported: leave it empty for a native build, or ARCH=arm64)
+else
+PKG_CONFIG := pkg-config
+EXEC :=
+DEPS_PROFILE := build
+ifeq ($(SANITIZE),1)
+B := build/san
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+B := build
+SAN :=
+endif
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+        -Wno-format-nonliteral -Wvla
+# Recursive (=) so that pkg-config only runs when something is compiled, after deps.sh.
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SAN) $(PKG_CFLAGS) \
+             -DMOKIT_VERSION=\"$(VERSION)\" -MMD -MP
+LDLIBS = $(PKG_LIBS) -lm
+
+LIB_SRC := $(wildcard app/common/*.c app/domain/*.c app/store/*.c app/api/*.c app/demo/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/migrations.o
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+SQL := $(sort $(wildcard app/sql/*.sql))
+
+.PHONY: all deps run test test-unit unit bench fuzz format format-check clean
+all: $(B)/mokitd $(B)/mokit
+
+deps:
+	@images/deps.sh $(DEPS_PROFILE)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/gen/migrations.c: $(SQL) app/store/embed-sql.sh
+	@mkdir -p $(dir $@)
+	app/store/embed-sql.sh $(SQL) > $@.tmp && mv $@.tmp $@
+
+$(B)/obj/gen/migrations.o: $(B)/gen/migrations.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iapp/store -c $< -o $@
+
+$(B)/libmokit.a: $(LIB_OBJ)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(B)/mokitd: $(B)/obj/app/mokitd.o $(B)/libmokit.a
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(B)/mokit: $(B)/obj/app/mokit.o $(B)/libmokit.a
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/libmokit.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+
+unit: $(UNIT_BIN)
+
+run:
+	@images/deps.sh build
+	@$(MAKE) --no-print-directory all
+	$(B)/mokitd --data var --demo $(RUN_ARGS)
+
+test:
+	@images/deps.sh build test
+	@$(MAKE) --no-print-directory all unit
+	@tests/run.sh $(B)
+
+test-unit:
+	@images/deps.sh $(DEPS_PROFILE) $(if $(EXEC),,test)
+	@$(MAKE) --no-print-directory unit
+	@tests/run.sh --unit-only $(B) $(EXEC)
+
+bench:
+	@images/deps.sh build test
+	@$(MAKE) --no-print-directory all
+	@tests/bench/run.sh $(B)
+
+fuzz:
+	@images/deps.sh build fuzz
+	@$(MAKE) --no-print-directory -f tests/fuzz/fuzz.mk FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h')
+format:
+	clang-format -i $(FORMAT_FILES)
+format-check:
+	clang-format --dry-run -Werror $(FORMAT_FILES)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,967 @@
+#include "api.h"
+
+#include "../common/err.h"
+#include "../common/log.h"
+#include "../common/util.h"
+#include "../domain/cccd.h"
+#include "../domain/code.h"
+#include "../domain/role.h"
+#include "body.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <stdarg.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define LOGIN_FREE_FAILURES 5
+#define LOGIN_MAX_WAIT 300.0
+#define ATTEMPT_SLOTS 256
+
+struct attempt {
+    char addr[INET6_ADDRSTRLEN];
+    int failures;
+    double next_ok; /* monotonic seconds */
+    double last;
+};
+
+struct api {
+    struct MHD_Daemon *mhd;
+    struct store *st;
+    int session_seconds;
+    struct attempt attempts[ATTEMPT_SLOTS];
+};
+
+/* One request being received. */
+struct req {
+    char *body;
+    size_t len;
+    int too_large;
+};
+
+/* The request as the handlers see it. */
+struct ctx {
+    struct api *api;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *seg[6]; /* path segments after /api/v1 */
+    int nseg;
+    const char *body;
+    size_t len;
+    json_t *staff; /* after authentication */
+    char actor_label[64];
+    struct actor actor;
+};
+
+/* ---- responses ---- */
+
+static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, char *text,
+                                 const char *type, const char *cookie)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (cookie)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* Sends body (stolen) as JSON. */
+static enum MHD_Result send_json_cookie(struct MHD_Connection *conn, unsigned status, json_t *body,
+                                        const char *cookie)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text)
+        return MHD_NO;
+    return send_text(conn, status, text, "application/json; charset=utf-8", cookie);
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, json_t *body)
+{
+    return send_json_cookie(conn, status, body, NULL);
+}
+
+/* An error body; extra_key/extra (stolen) add e.g. "patient" or "candidates". */
+static enum MHD_Result send_error_extra(struct MHD_Connection *conn, unsigned status,
+                                        const char *code, const char *message, const char *field,
+                                        const char *extra_key, json_t *extra)
+{
+    json_t *e = json_pack("{s:s, s:s}", "code", code, "message", message);
+    if (e && field)
+        json_object_set_new(e, "field", json_string(field));
+    json_t *body = json_pack("{s:o}", "error", e);
+    if (body && extra_key && extra)
+        json_object_set_new(body, extra_key, extra);
+    else
+        json_decref(extra);
+    return send_json(conn, status, body);
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, const char *code,
+                                  const char *message)
+{
+    return send_error_extra(conn, status, code, message, NULL, NULL, NULL);
+}
+
+static unsigned body_err_status(const char *code)
+{
+    if (strcmp(code, "out_of_range") == 0)
+        return 422;
+    if (strcmp(code, "too_large") == 0)
+        return 413;
+    if (strcmp(code, "internal") == 0)
+        return 500;
+    return 400;
+}
+
+static enum MHD_Result send_body_error(struct MHD_Connection *conn, const struct body_err *e)
+{
+    return send_error_extra(conn, body_err_status(e->code), e->code, e->message, e->field, NULL,
+                            NULL);
+}
+
+/* Maps a store error that no handler expects to a response. */
+static enum MHD_Result send_store_error(struct MHD_Connection *conn, int rc)
+{
+    switch (rc) {
+    case MK_ENOTFOUND: return send_error(conn, 404, "not_found", "no such record");
+    case MK_ENOSPC:
+        return send_error(conn, 507, "storage_full",
+                          "the kit's disk is full; nothing was written. Free space and retry");
+    case MK_EBUSY:
+        return send_error(conn, 503, "busy", "the database is busy; retry in a moment");
+    case MK_EINVAL: return send_error(conn, 400, "invalid", mk_strerror(rc));
+    default:
+        LOG(LOG_ERROR, "request failed: %s", mk_strerror(rc));
+        return send_error(conn, 500, "internal", mk_strerror(rc));
+    }
+}
+
+/* ---- authentication ---- */
+
+static const char *bearer_token(struct MHD_Connection *conn)
+{
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (h && strncasecmp(h, "Bearer ", 7) == 0)
+        return h + 7;
+    return MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "mokit_session");
+}
+
+/* 0 when a staff member with every permission in need is logged in; otherwise a response has
+ * been queued and *ret holds its result. */
+static int require(struct ctx *c, unsigned need, enum MHD_Result *ret)
+{
+    const char *token = bearer_token(c->conn);
+    if (!token) {
+        *ret = send_error(c->conn, 401, "unauthorized", "log in first: no session token");
+        return -1;
+    }
+    int rc = store_session_get(c->api->st, token, &c->staff);
+    if (rc == MK_EAUTH) {
+        *ret = send_error(c->conn, 401, "unauthorized", "the session is unknown or expired");
+        return -1;
+    }
+    if (rc != MK_OK) {
+        *ret = send_store_error(c->conn, rc);
+        return -1;
+    }
+    const char *role = json_string_value(json_object_get(c->staff, "role"));
+    if ((role_perms(role) & need) != need) {
+        *ret = send_error(c->conn, 403, "forbidden", "your role may not do this");
+        return -1;
+    }
+    c->actor.staff_id = json_string_value(json_object_get(c->staff, "id"));
+    snprintf(c->actor_label, sizeof c->actor_label, "staff:%s", c->actor.staff_id);
+    c->actor.label = c->actor_label;
+    return 0;
+}
+
+static void peer_address(struct MHD_Connection *conn, char out[INET6_ADDRSTRLEN])
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    strcpy(out, "?");
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, INET6_ADDRSTRLEN);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, INET6_ADDRSTRLEN);
+}
+
+/* The slot for an address: its own, a free one, or the least recently used. */
+static struct attempt *attempt_slot(struct api *a, const char *addr)
+{
+    struct attempt *oldest = &a->attempts[0];
+    for (int i = 0; i < ATTEMPT_SLOTS; i++) {
+        struct attempt *t = &a->attempts[i];
+        if (strcmp(t->addr, addr) == 0)
+            return t;
+        if (t->last < oldest->last)
+            oldest = t;
+    }
+    memset(oldest, 0, sizeof *oldest);
+    snprintf(oldest->addr, sizeof oldest->addr, "%s", addr);
+    return oldest;
+}
+
+static enum MHD_Result login(struct ctx *c, json_t *obj)
+{
+    struct body_err err;
+    const char *pin, *staff_id;
+    char addr[INET6_ADDRSTRLEN], retry[16];
+    if (body_opt_string(obj, "pin", &pin, &err) != MK_OK ||
+        body_opt_string(obj, "staff", &staff_id, &err) != MK_OK)
+        return send_body_error(c->conn, &err);
+    if (!pin)
+        return send_error_extra(c->conn, 400, "invalid", "pin is required", "pin", NULL, NULL);
+
+    peer_address(c->conn, addr);
+    double now = util_monotonic();
+    struct attempt *t = attempt_slot(c->api, addr);
+    t->last = now;
+    if (now < t->next_ok) {
+        snprintf(retry, sizeof retry, "%d", (int)ceil(t->next_ok - now));
+        json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "too_many_attempts",
+                                 "message", "too many wrong PINs: wait and try again");
+        char *text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        if (!text)
+            return MHD_NO;
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+        if (!r) {
+            free(text);
+            return MHD_NO;
+        }
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry);
+        enum MHD_Result ret = MHD_queue_response(c->conn, 429, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
+
+    json_t *staff;
+    int rc = store_staff_login(c->api->st, pin, staff_id, &staff);
+    if (rc == MK_EAUTH) {
+        t->failures++;
+        if (t->failures >= LOGIN_FREE_FAILURES)
+            t->next_ok = now + fmin(LOGIN_MAX_WAIT, pow(2, t->failures - LOGIN_FREE_FAILURES + 1));
+        LOG(LOG_WARN, "wrong PIN from %s (%d in a row)", addr, t->failures);
+        return send_error(c->conn, 401, "wrong_pin", "wrong PIN");
+    }
+    if (rc != MK_OK)
+        return send_store_error(c->conn, rc);
+    memset(t, 0, sizeof *t);
+
+    char token[65], cookie[160], label[64];
+    const char *sid = json_string_value(json_object_get(staff, "id"));
+    rc = store_session_create(c->api->st, sid, c->api->session_seconds, token);
+    if (rc != MK_OK) {
+        json_decref(staff);
+        return send_store_error(c->conn, rc);
+    }
+    snprintf(label, sizeof label, "staff:%s", sid);
+    struct actor who = {sid, label};
+    store_event(c->api->st, &who, "login", "staff", sid);
+    snprintf(cookie, sizeof cookie,
+             "mokit_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d", token,
+             c->api->session_seconds);
+    LOG(LOG_INFO, "staff %s logged in from %s", sid, addr);
+    return send_json_cookie(c->conn, 200,
+                            json_pack("{s:s, s:i, s:o}", "token", token, "expires_in",
+                                      c->api->session_seconds, "staff", staff),
+                            cookie);
+}
+
+/* ---- handlers ---- */
+
+static enum MHD_Result health(struct ctx *c)
+{
+    return send_json(c->conn, 200,
+                     json_pack("{s:s, s:s, s:s}", "status", "ok", "version", MOKIT_VERSION, "kit",
+                               store_kit_id(c->api->st)));
+}
+
+static json_t *status_json(struct store *st)
+{
+    json_t *campaign = NULL, *counts = NULL;
+    if (store_campaign_current(st, &campaign) != MK_OK)
+        campaign = json_null();
+    if (store_stats(st, &counts) != MK_OK)
+        counts = json_null();
+    return json_pack("{s:s, s:s, s:o, s:o}", "version", MOKIT_VERSION, "kit", store_kit_id(st),
+                     "campaign", campaign, "counts", counts);
+}
+
+/* Appends s to buf with HTML escaping. */
+static void html_escaped(char *buf, size_t size, const char *s)
+{
+    size_t n = strlen(buf);
+    for (; s && *s && n + 7 < size; s++) {
+        const char *rep = NULL;
+        switch (*s) {
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '&': rep = "&amp;"; break;
+        case '"': rep = "&quot;"; break;
+        case '\'': rep = "&#39;"; break;
+        }
+        if (rep) {
+            strcpy(buf + n, rep);
+            n += strlen(rep);
+        } else {
+            buf[n++] = *s;
+        }
+    }
+    buf[n] = '\0';
+}
+
+static enum MHD_Result status_page(struct ctx *c)
+{
+    json_t *s = status_json(c->api->st);
+    json_t *camp = json_object_get(s, "campaign"), *counts = json_object_get(s, "counts");
+    size_t size = 8192;
+    char *html = malloc(size);
+    if (!html) {
+        json_decref(s);
+        return MHD_NO;
+    }
+    snprintf(html, size,
+             "<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\">"
+             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+             "<title>mokit</title><style>body{font-family:sans-serif;margin:1.5em;max-width:40em}"
+             "td{padding:.3em 1em .3em 0}h1{font-size:1.4em}</style></head><body>"
+             "<h1>mokit &mdash; bộ công cụ khám sàng lọc lưu động</h1><table>"
+             "<tr><td>Phiên bản / version</td><td>%s</td></tr><tr><td>Kit</td><td>",
+             MOKIT_VERSION);
+    html_escaped(html, size, store_kit_id(c->api->st));
+    strcat(html, "</td></tr><tr><td>Đợt khám / campaign</td><td>");
+    if (json_is_object(camp)) {
+        html_escaped(html, size, json_string_value(json_object_get(camp, "name")));
+        strcat(html, " (");
+        html_escaped(html, size, json_string_value(json_object_get(camp, "code")));
+        strcat(html, ")");
+    } else {
+        strcat(html, "&mdash;");
+    }
+    strcat(html, "</td></tr>");
+    static const char *const rows[][2] = {{"patients", "Người dân đã đăng ký / residents"},
+                                          {"visits_today", "Lượt khám hôm nay / visits today"},
+                                          {"observations", "Chỉ số đã đo / readings"},
+                                          {"staff", "Nhân viên / staff"}};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        size_t n = strlen(html);
+        snprintf(html + n, size - n, "<tr><td>%s</td><td>%lld</td></tr>", rows[i][1],
+                 (long long)json_integer_value(json_object_get(counts, rows[i][0])));
+    }
+    strcat(html, "</table><p>API: <a href=\"/api/v1/health\">/api/v1/health</a></p>"
+                 "</body></html>");
+    json_decref(s);
+    return send_text(c->conn, 200, html, "text/html; charset=utf-8", NULL);
+}
+
+static int current_campaign_id(struct ctx *c, const char *code, char out[64],
+                               enum MHD_Result *ret)
+{
+    json_t *camp;
+    int rc = code ? store_campaign_get(c->api->st, code, &camp)
+                  : store_campaign_current(c->api->st, &camp);
+    if (rc == MK_ENOTFOUND) {
+        *ret = code ? send_error_extra(c->conn, 404, "not_found", "no such campaign", "campaign",
+                                       NULL, NULL)
+                    : send_error(c->conn, 409, "no_campaign",
+                                 "no current campaign: a lead must create one first");
+        return -1;
+    }
+    if (rc != MK_OK) {
+        *ret = send_store_error(c->conn, rc);
+        return -1;
+    }
+    snprintf(out, 64, "%s", json_string_value(json_object_get(camp, "id")));
+    json_decref(camp);
+    return 0;
+}
+
+static enum MHD_Result patients_post(struct ctx *c, json_t *obj)
+{
+    struct patient_body b;
+    struct body_err err;
+    struct date today;
+    char day[11], campaign_id[64];
+    enum MHD_Result ret;
+    util_today(day);
+    date_parse(day, &today);
+    if (body_patient(obj, &today, &b, &err) != MK_OK)
+        return send_body_error(c->conn, &err);
+    if (current_campaign_id(c, b.campaign, campaign_id, &ret) != 0) {
+        body_patient_free(&b);
+        return ret;
+    }
+    json_t *out;
+    int rc = store_patient_register(c->api->st, &c->actor, &b.p, campaign_id, b.confirm_new, &out);
+    body_patient_free(&b);
+    switch (rc) {
+    case MK_OK:
+        LOG(LOG_INFO, "registered patient %s", json_string_value(json_object_get(out, "code")));
+        return send_json(c->conn, 201, out);
+    case MK_EEXIST:
+        return send_error_extra(c->conn, 409, "duplicate",
+                                "a patient with this CCCD or BHYT number is already registered",
+                                NULL, "patient", out);
+    case MK_ELIKELY:
+        return send_error_extra(c->conn, 409, "likely_duplicate",
+                                "a patient with the same name, birth year and commune exists: "
+                                "check the candidates, or send again with confirm_new",
+                                NULL, "candidates", out);
+    default: return send_store_error(c->conn, rc);
+    }
+}
+
+static int parse_int_arg(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static enum MHD_Result patients_search(struct ctx *c)
+{
+    struct search_query q = {0};
+    const char *year = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "birth_year");
+    const char *limit = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "limit");
+    q.q = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "q");
+    q.village = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "village");
+    q.limit = 20;
+    if (year && parse_int_arg(year, 1900, 2100, &q.birth_year) != 0)
+        return send_error_extra(c->conn, 400, "invalid", "birth_year must be a year 1900-2100",
+                                "birth_year", NULL, NULL);
+    if (limit && parse_int_arg(limit, 1, 100, &q.limit) != 0)
+        return send_error_extra(c->conn, 400, "invalid", "limit must be 1-100", "limit", NULL,
+                                NULL);
+    if (q.village && !q.village[0])
+        q.village = NULL;
+    if ((!q.q || !q.q[0]) && !q.birth_year && !q.village)
+        return send_error_extra(c->conn, 400, "invalid",
+                                "give q (name, code or number), birth_year or village", "q", NULL,
+                                NULL);
+    if (q.q && strlen(q.q) > 200)
+        return send_error_extra(c->conn, 400, "invalid", "q is longer than 200 bytes", "q", NULL,
+                                NULL);
+    json_t *res;
+    int rc = store_patient_search(c->api->st, &q, &res);
+    if (rc == MK_EINVAL)
+        return send_error_extra(c->conn, 400, "invalid", "the query is not valid UTF-8 text",
+                                "q", NULL, NULL);
+    if (rc != MK_OK)
+        return send_store_error(c->conn, rc);
+    return send_json(c->conn, 200,
+                     json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(res), "results",
+                               res));
+}
+
+static int parse_code(struct ctx *c, const char *raw, char code[CODE_LEN + 1],
+                      enum MHD_Result *ret)
+{
+    int rc = code_parse(raw, code);
+    if (rc == MK_OK)
+        return 0;
+    *ret = send_error_extra(c->conn, 400, "bad_code",
+                            rc == MK_ECHECK
+                                ? "the patient code's check character is wrong: re-scan or "
+                                  "re-type it"
+                                : "a patient code is 12 letters and digits",
+                            "patient", NULL, NULL);
+    return -1;
+}
+
+static enum MHD_Result patient_get(struct ctx *c, const char *raw)
+{
+    char code[CODE_LEN + 1];
+    enum MHD_Result ret;
+    if (parse_code(c, raw, code, &ret) != 0)
+        return ret;
+    json_t *p, *visits;
+    int rc = store_patient_get(c->api->st, code, &p);
+    if (rc == MK_ENOTFOUND)
+        return send_error(c->conn, 404, "not_found", "no patient has this code");
+    if (rc != MK_OK)
+        return send_store_error(c->conn, rc);
+    rc = store_patient_visits(c->api->st, json_string_value(json_object_get(p, "id")), &visits);
+    if (rc != MK_OK) {
+        json_decref(p);
+        return send_store_error(c->conn, rc);
+    }
+    json_object_set_new(p, "visits", visits);
+    return send_json(c->conn, 200, p);
+}
+
+static enum MHD_Result visits_post(struct ctx *c, json_t *obj)
+{
+    struct body_err err;
+    const char *raw, *campaign;
+    char code[CODE_LEN + 1], campaign_id[64];
+    enum MHD_Result ret;
+    if (body_opt_string(obj, "patient", &raw, &err) != MK_OK ||
+        body_opt_string(obj, "campaign", &campaign, &err) != MK_OK)
+        return send_body_error(c->conn, &err);
+    if (!raw)
+        return send_error_extra(c->conn, 400, "invalid", "patient (a patient code) is required",
+                                "patient", NULL, NULL);
+    if (parse_code(c, raw, code, &ret) != 0)
+        return ret;
+    if (current_campaign_id(c, campaign, campaign_id, &ret) != 0)
+        return ret;
+    json_t *v;
+    int rc = store_visit_create(c->api->st, &c->actor, code, campaign_id, &v);
+    if (rc == MK_OK)
+        return send_json(c->conn, 201, v);
+    if (rc == MK_EEXIST)
+        return send_json(c->conn, 200, v);
+    if (rc == MK_ENOTFOUND)
+        return send_error_extra(c->conn, 404, "not_found", "no patient has this code", "patient",
+                                NULL, NULL);
+    return send_store_error(c->conn, rc);
+}
+
+static enum MHD_Result obs_post(struct ctx *c, const char *visit_id, json_t *obj)
+{
+    const struct obs_kind *k;
+    struct obs_values v;
+    const char *note;
+    struct body_err err;
+    if (body_obs(obj, &k, &v, &note, &err) != MK_OK)
+        return send_body_error(c->conn, &err);
+    json_t *o;
+    int rc = store_obs_add(c->api->st, &c->actor, visit_id, k, &v, "manual", NULL, note, &o);
+    if (rc == MK_ENOTFOUND)
+        return send_error(c->conn, 404, "not_found", "no such visit");
+    if (rc != MK_OK)
+        return send_store_error(c->conn, rc);
+    return send_json(c->conn, 201, o);
+}
+
+static enum MHD_Result cccd_post(struct ctx *c, json_t *obj)
+{
+    struct body_err err;
+    const char *text;
+    struct cccd card;
+    char msg[200], birth[11], issued[11];
+    if (body_opt_string(obj, "text", &text, &err) != MK_OK)
+        return send_body_error(c->conn, &err);
+    if (!text)
+        return send_error_extra(c->conn, 400, "invalid", "text (the QR text) is required",
+                                "text", NULL, NULL);
+    int rc = cccd_parse(text, strlen(text), &card, msg, sizeof msg);
+    if (rc == MK_ENOMEM)
+        return send_store_error(c->conn, rc);
+    if (rc != MK_OK)
+        return send_error_extra(c->conn, 400, "invalid", msg, "text", NULL, NULL);
+    date_format(&card.birth, birth);
+    date_format(&card.issued, issued);
+    json_t *out = json_pack("{s:s, s:s?, s:s, s:s, s:s, s:s, s:s}", "id", card.id, "old_id",
+                            card.old_id[0] ? card.old_id : NULL, "name", card.name, "birth_date",
+                            birth, "sex", sex_name(card.sex), "address", card.address,
+                            "issue_date", issued);
+    cccd_free(&card);
+    return send_json(c->conn, 200, out);
+}
+
+static enum MHD_Result campaigns_get(struct ctx *c)
+{
+    json_t *list, *cur = NULL;
+    int rc = store_campaign_list(c->api->st, &list);
+    if (rc != MK_OK)
+        return send_store_error(c->conn, rc);
+    store_campaign_current(c->api->st, &cur);
+    json_t *body = json_pack("{s:o, s:O}", "campaigns", list, "current",
+                             cur ? json_object_get(cur, "code") : json_null());
+    json_decref(cur);
+    return send_json(c->conn, 200, body);
+}
+
+static enum MHD_Result campaigns_post(struct ctx *c, json_t *obj)
+{
+    struct campaign_in in;
+    struct body_err err;
+    if (body_campaign(obj, &in, &err) != MK_OK)
+        return send_body_error(c->conn, &err);
+    json_t *out;
+    int rc = store_campaign_create(c->api->st, &c->actor, &in, &out);
+    if (rc == MK_EEXIST)
+        return send_error_extra(c->conn, 409, "exists", "a campaign with this code exists", "code",
+                                NULL, NULL);
+    if (rc != MK_OK)
+        return send_store_error(c->conn, rc);
+    return send_json(c->conn, 201, out);
+}
+
+static enum MHD_Result staff_post(struct ctx *c, json_t *obj)
+{
+    struct staff_body s;
+    struct body_err err;
+    if (body_staff(obj, &s, &err) != MK_OK)
+        return send_body_error(c->conn, &err);
+    json_t *out;
+    int rc = store_staff_add(c->api->st, &c->actor, s.name, s.role, s.specialty, s.pin, &out);
+    if (rc == MK_EEXIST)
+        return send_error_extra(c->conn, 409, "pin_taken",
+                                "another active staff member has this PIN: choose another",
+                                "pin", NULL, NULL);
+    if (rc != MK_OK)
+        return send_store_error(c->conn, rc);
+    return send_json(c->conn, 201, out);
+}
+
+static enum MHD_Result list_response(struct ctx *c, const char *key, int rc, json_t *list)
+{
+    if (rc != MK_OK)
+        return send_store_error(c->conn, rc);
+    return send_json(c->conn, 200, json_pack("{s:o}", key, list));
+}
+
+/* ---- routing ---- */
+
+static bool is(const struct ctx *c, const char *method)
+{
+    return strcmp(c->method, method) == 0;
+}
+
+static enum MHD_Result not_allowed(struct ctx *c)
+{
+    return send_error(c->conn, 405, "method_not_allowed", "this path does not take that method");
+}
+
+/* Parses the body into *obj for a POST; 0, or -1 with an error queued. */
+static int need_body(struct ctx *c, json_t **obj, enum MHD_Result *ret)
+{
+    struct body_err err;
+    *obj = body_parse(c->body, c->len, &err);
+    if (!*obj) {
+        *ret = send_body_error(c->conn, &err);
+        return -1;
+    }
+    return 0;
+}
+
+#define REQUIRE(c, perms)                                                                          \
+    do {                                                                                           \
+        enum MHD_Result r_;                                                                        \
+        if (require((c), (perms), &r_) != 0)                                                       \
+            return r_;                                                                             \
+    } while (0)
+
+#define BODY(c, obj)                                                                               \
+    do {                                                                                           \
+        enum MHD_Result r_;                                                                        \
+        if (need_body((c), &(obj), &r_) != 0)                                                      \
+            return r_;                                                                             \
+    } while (0)
+
+/* Paths and the methods they take, for 404 versus 405. */
+static bool known_path(const struct ctx *c)
+{
+    static const char *const one[] = {"health", "status", "login", "logout", "me",
+                                      "campaigns", "staff", "patients", "visits"};
+    if (c->nseg == 1) {
+        for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
+            if (strcmp(c->seg[0], one[i]) == 0)
+                return true;
+        return false;
+    }
+    if (c->nseg == 2)
+        return strcmp(c->seg[0], "patients") == 0 || strcmp(c->seg[0], "visits") == 0 ||
+               (strcmp(c->seg[0], "id") == 0 && strcmp(c->seg[1], "cccd") == 0);
+    return c->nseg == 3 && strcmp(c->seg[0], "visits") == 0 &&
+           strcmp(c->seg[2], "observations") == 0;
+}
+
+static enum MHD_Result route_post(struct ctx *c, json_t **obj)
+{
+    const char *a = c->seg[0], *b = c->nseg > 1 ? c->seg[1] : NULL;
+    if (strcmp(a, "login") == 0 && c->nseg == 1) {
+        BODY(c, *obj);
+        return login(c, *obj);
+    }
+    if (strcmp(a, "logout") == 0 && c->nseg == 1) {
+        REQUIRE(c, 0);
+        store_session_delete(c->api->st, bearer_token(c->conn));
+        store_event(c->api->st, &c->actor, "logout", "staff", c->actor.staff_id);
+        return send_json_cookie(c->conn, 204, json_object(),
+                                "mokit_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    }
+    if (strcmp(a, "patients") == 0 && c->nseg == 1) {
+        REQUIRE(c, PERM_PATIENT_WRITE);
+        BODY(c, *obj);
+        return patients_post(c, *obj);
+    }
+    if (strcmp(a, "visits") == 0 && c->nseg == 1) {
+        REQUIRE(c, PERM_VISIT_WRITE);
+        BODY(c, *obj);
+        return visits_post(c, *obj);
+    }
+    if (strcmp(a, "visits") == 0 && c->nseg == 3 && strcmp(c->seg[2], "observations") == 0) {
+        REQUIRE(c, PERM_OBS_WRITE);
+        BODY(c, *obj);
+        return obs_post(c, b, *obj);
+    }
+    if (strcmp(a, "campaigns") == 0 && c->nseg == 1) {
+        REQUIRE(c, PERM_ADMIN);
+        BODY(c, *obj);
+        return campaigns_post(c, *obj);
+    }
+    if (strcmp(a, "staff") == 0 && c->nseg == 1) {
+        REQUIRE(c, PERM_ADMIN);
+        BODY(c, *obj);
+        return staff_post(c, *obj);
+    }
+    if (strcmp(a, "id") == 0 && c->nseg == 2 && strcmp(b, "cccd") == 0) {
+        REQUIRE(c, PERM_READ);
+        BODY(c, *obj);
+        return cccd_post(c, *obj);
+    }
+    return known_path(c) ? not_allowed(c) : send_error(c->conn, 404, "not_found", "no such path");
+}
+
+static enum MHD_Result route(struct ctx *c)
+{
+    json_t *obj = NULL, *list = NULL;
+    const char *a = c->seg[0];
+    enum MHD_Result ret;
+
+    if (c->nseg == 0)
+        return send_error(c->conn, 404, "not_found", "no such path");
+    if (is(c, "GET") && c->nseg == 1) {
+        if (strcmp(a, "health") == 0)
+            return health(c);
+        if (strcmp(a, "status") == 0)
+            return send_json(c->conn, 200, status_json(c->api->st));
+        if (strcmp(a, "me") == 0) {
+            REQUIRE(c, 0);
+            return send_json(c->conn, 200, json_incref(c->staff));
+        }
+        if (strcmp(a, "patients") == 0) {
+            REQUIRE(c, PERM_READ);
+            return patients_search(c);
+        }
+        if (strcmp(a, "campaigns") == 0) {
+            REQUIRE(c, PERM_READ);
+            return campaigns_get(c);
+        }
+        if (strcmp(a, "staff") == 0) {
+            REQUIRE(c, PERM_ADMIN);
+            int rc = store_staff_list(c->api->st, &list);
+            return list_response(c, "staff", rc, list);
+        }
+    }
+    if (is(c, "GET") && c->nseg == 2) {
+        if (strcmp(a, "patients") == 0) {
+            REQUIRE(c, PERM_READ);
+            return patient_get(c, c->seg[1]);
+        }
+        if (strcmp(a, "visits") == 0) {
+            REQUIRE(c, PERM_READ);
+            json_t *v;
+            int rc = store_visit_get(c->api->st, c->seg[1], &v);
+            if (rc == MK_ENOTFOUND)
+                return send_error(c->conn, 404, "not_found", "no such visit");
+            if (rc != MK_OK)
+                return send_store_error(c->conn, rc);
+            return send_json(c->conn, 200, v);
+        }
+    }
+    if (is(c, "POST")) {
+        ret = route_post(c, &obj);
+        json_decref(obj);
+        return ret;
+    }
+    if (known_path(c))
+        return not_allowed(c);
+    return send_error(c->conn, 404, "not_found", "no such path");
+}
+
+/* ---- libmicrohttpd glue ---- */
+
+static void split_path(struct ctx *c, char *path)
+{
+    c->nseg = 0;
+    for (char *save = NULL, *tok = strtok_r(path, "/", &save); tok;
+         tok = strtok_r(NULL, "/", &save)) {
+        if (c->nseg == (int)(sizeof c->seg / sizeof c->seg[0])) {
+            c->nseg = 0; /* deeper than any route: 404 */
+            return;
+        }
+        c->seg[c->nseg++] = tok;
+    }
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls)
+{
+    struct api *a = cls;
+    struct req *r = *con_cls;
+    (void)version;
+
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        *con_cls = r;
+        /* Refuse an announced oversize body before reading it. */
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > BODY_MAX) {
+            r->too_large = 1;
+            return send_error(conn, 413, "too_large", "the request body is larger than 64 KiB");
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!r->too_large) {
+            if (r->len + *upload_size > BODY_MAX) {
+                r->too_large = 1;
+                free(r->body);
+                r->body = NULL;
+            } else {
+                char *nb = realloc(r->body, r->len + *upload_size + 1);
+                if (!nb)
+                    return MHD_NO;
+                memcpy(nb + r->len, upload, *upload_size);
+                r->len += *upload_size;
+                nb[r->len] = '\0';
+                r->body = nb;
+            }
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->too_large)
+        return send_error(conn, 413, "too_large", "the request body is larger than 64 KiB");
+
+    struct ctx c = {.api = a, .conn = conn, .method = method, .body = r->body, .len = r->len};
+    if (strcmp(url, "/") == 0 && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0))
+        return status_page(&c);
+    if (strncmp(url, "/api/v1/", 8) != 0 && strcmp(url, "/api/v1") != 0)
+        return send_error(conn, 404, "not_found", "no such path");
+    char *path = strdup(url + 7);
+    if (!path)
+        return MHD_NO;
+    split_path(&c, path);
+    enum MHD_Result ret = route(&c);
+    json_decref(c.staff);
+    free(path);
+    return ret;
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    struct req *r = *con_cls;
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    if (r) {
+        free(r->body);
+        free(r);
+        *con_cls = NULL;
+    }
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    (void)cls;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    LOG(LOG_WARN, "http: %s", msg);
+}
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss)
+{
+    char host[128];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host)
+        return MK_EINVAL;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535 || !colon[1])
+        return MK_EINVAL;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    size_t hl = strlen(host);
+    if (host[0] == '[' && host[hl - 1] == ']') {
+        host[hl - 1] = '\0';
+        if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1)
+            return MK_EINVAL;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        return MK_OK;
+    }
+    if (inet_pton(AF_INET, host, &in4->sin_addr) != 1)
+        return MK_EINVAL;
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons((uint16_t)port);
+    return MK_OK;
+}
+
+int api_start(const struct api_config *cfg, struct store *st, struct api **out)
+{
+    struct sockaddr_storage ss;
+    if (parse_listen(cfg->listen, &ss) != MK_OK) {
+        LOG(LOG_ERROR, "cannot listen on \"%s\": expected ADDR:PORT, e.g. 127.0.0.1:8080",
+            cfg->listen);
+        return MK_EINVAL;
+    }
+    struct api *a = calloc(1, sizeof *a);
+    if (!a)
+        return MK_ENOMEM;
+    a->st = st;
+    a->session_seconds = cfg->session_seconds;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    uint16_t port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                   : ((struct sockaddr_in *)&ss)->sin_port);
+    a->mhd = MHD_start_daemon(flags, port, NULL, NULL, handle, a, MHD_OPTION_EXTERNAL_LOGGER,
+                              mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss,
+                              MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)200, MHD_OPTION_END);
+    if (!a->mhd) {
+        LOG(LOG_ERROR, "cannot listen on %s (address in use, or not this machine's?)",
+            cfg->listen);
+        free(a);
+        return MK_EIO;
+    }
+    *out = a;
+    return MK_OK;
+}
+
+void api_stop(struct api *a)
+{
+    if (!a)
+        return;
+    MHD_stop_daemon(a->mhd);
+    free(a);
+}

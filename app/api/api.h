@@ -1,0 +1,17 @@
+/* The HTTP server of mokitd: JSON API under /api/v1 and the status page at /.
+ * One libmicrohttpd thread serves every request, so the store is used by one thread. */
+#pragma once
+
+#include "../store/store.h"
+
+struct api;
+
+struct api_config {
+    const char *listen;  /* "ADDR:PORT", IPv4 or [IPv6] */
+    int session_seconds; /* lifetime of a login */
+};
+
+/* Starts serving. 0 with *out, or MK_EINVAL (bad address) / MK_EIO (cannot bind: logged). */
+int api_start(const struct api_config *cfg, struct store *st, struct api **out);
+/* Stops serving, waits for the request in progress, frees. */
+void api_stop(struct api *a);

@@ -1,0 +1,20 @@
+/* Demo data for `make run` and benchmarks: a campaign in Tả Van commune, five staff with
+ * well-known PINs, and generated residents. Never run on a real kit's data. */
+#pragma once
+
+#include "../store/store.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define DEMO_CAMPAIGN "DEMO-TAVAN"
+
+struct demo_staff {
+    const char *name, *role, *specialty, *pin;
+};
+extern const struct demo_staff demo_staff[5];
+
+/* Creates the demo campaign and staff unless a campaign exists already; then adds `patients`
+ * generated residents (seeded, so runs repeat). If out is not NULL, prints the PINs there.
+ * All in one transaction: all or nothing. */
+int demo_seed(struct store *st, int patients, uint64_t seed, FILE *out);

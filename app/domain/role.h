@@ -1,0 +1,15 @@
+/* Staff roles and what each may do. Pure. */
+#pragma once
+
+enum perm {
+    PERM_READ = 1 << 0,          /* search and read patients and visits */
+    PERM_PATIENT_WRITE = 1 << 1, /* register and edit residents */
+    PERM_VISIT_WRITE = 1 << 2,   /* open visits (queue numbers) */
+    PERM_OBS_WRITE = 1 << 3,     /* record readings */
+    PERM_ADMIN = 1 << 4,         /* campaign and staff setup */
+};
+
+/* The permission set of a role name ("registrar", "nurse", "doctor", "pharmacist", "lead");
+ * 0 for an unknown role. */
+unsigned role_perms(const char *role);
+int role_valid(const char *role);

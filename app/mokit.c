@@ -1,0 +1,726 @@
+/* mokit: the kit's command line, for setup, registration at a terminal, and checks.
+ * Works on the data directory directly (SQLite allows it while mokitd runs).
+ * Exit codes: 0 ok, 1 usage, 2 invalid input, not found or duplicate, 3 system error. */
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "demo/seed.h"
+#include "domain/cccd.h"
+#include "domain/code.h"
+#include "domain/text.h"
+#include "api/body.h"
+#include "store/store.h"
+
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { EXIT_USAGE = 1, EXIT_INVALID = 2, EXIT_SYSTEM = 3 };
+
+static int json_output;
+static const char *data_dir;
+static char actor_label[80];
+static struct actor cli_actor;
+
+struct opt {
+    const char *name; /* without "--" */
+    int has_arg;
+    const char *value; /* argument, or "" for a set flag, or NULL */
+};
+
+/* Parses argv[from..] into opts and up to nposmax positional arguments.
+ * 0, or EXIT_USAGE with a message. */
+static int parse_opts(int argc, char **argv, int from, struct opt *opts, int nopts,
+                      const char **pos, int nposmax, int *npos)
+{
+    *npos = 0;
+    for (int i = from; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            if (*npos == nposmax) {
+                fprintf(stderr, "mokit: unexpected argument \"%s\"\n", a);
+                return EXIT_USAGE;
+            }
+            pos[(*npos)++] = a;
+            continue;
+        }
+        int k;
+        for (k = 0; k < nopts; k++)
+            if (strcmp(opts[k].name, a + 2) == 0)
+                break;
+        if (k == nopts) {
+            fprintf(stderr, "mokit: unknown option %s\n", a);
+            return EXIT_USAGE;
+        }
+        if (opts[k].has_arg) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "mokit: %s needs a value\n", a);
+                return EXIT_USAGE;
+            }
+            opts[k].value = argv[++i];
+        } else {
+            opts[k].value = "";
+        }
+    }
+    return 0;
+}
+
+static const char *opt_get(const struct opt *opts, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(opts[i].name, name) == 0)
+            return opts[i].value;
+    return NULL;
+}
+
+static bool wants_help(int argc, char **argv, int from)
+{
+    for (int i = from; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
+}
+
+static int open_store(struct store **st)
+{
+    int rc = store_open(data_dir, st);
+    if (rc != MK_OK) {
+        fprintf(stderr, "mokit: cannot open the data in %s: %s\n", data_dir, mk_strerror(rc));
+        return EXIT_SYSTEM;
+    }
+    return 0;
+}
+
+static int fail_rc(int rc, const char *what)
+{
+    fprintf(stderr, "mokit: %s: %s\n", what, mk_strerror(rc));
+    return rc == MK_EINVAL || rc == MK_ENOTFOUND || rc == MK_EEXIST || rc == MK_ELIKELY ||
+                   rc == MK_ECHECK || rc == MK_ERANGE
+               ? EXIT_INVALID
+               : EXIT_SYSTEM;
+}
+
+static void print_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+}
+
+static const char *str(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "-";
+}
+
+static void print_patient_line(json_t *p)
+{
+    char grouped[16] = "-";
+    const char *code = json_string_value(json_object_get(p, "code"));
+    if (code && strlen(code) == CODE_LEN)
+        code_format(code, grouped);
+    json_t *bd = json_object_get(p, "birth_date");
+    printf("%s  %-28s %-6s %-10s %s / %s", grouped, str(p, "name"), str(p, "sex"),
+           json_is_string(bd) ? json_string_value(bd) : "",
+           str(p, "commune"), str(p, "village"));
+    if (!json_is_string(bd))
+        printf("  (born %lld)", (long long)json_integer_value(json_object_get(p, "birth_year")));
+    if (json_object_get(p, "match"))
+        printf("  [%s]", str(p, "match"));
+    putchar('\n');
+}
+
+/* ---- campaign ---- */
+
+static int cmd_campaign(int argc, char **argv)
+{
+    static const char help[] =
+        "usage: mokit campaign create --code CODE --name NAME [--province P] [--district D]\n"
+        "                             [--commune C] [--village V] [--start YYYY-MM-DD]\n"
+        "                             [--end YYYY-MM-DD] [--hospital H]\n"
+        "       mokit campaign list\n";
+    struct opt o[] = {{"code", 1, 0},     {"name", 1, 0},    {"province", 1, 0},
+                      {"district", 1, 0}, {"commune", 1, 0}, {"village", 1, 0},
+                      {"start", 1, 0},    {"end", 1, 0},     {"hospital", 1, 0}};
+    const int n = sizeof o / sizeof o[0];
+    const char *pos[1];
+    int npos, rc;
+    struct store *st;
+    json_t *out;
+
+    if (argc < 3 || wants_help(argc, argv, 2)) {
+        fputs(help, argc < 3 ? stderr : stdout);
+        return argc < 3 ? EXIT_USAGE : 0;
+    }
+    if (parse_opts(argc, argv, 3, o, n, pos, 0, &npos) != 0) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[2], "create") == 0) {
+        struct campaign_in c = {opt_get(o, n, "code"),     opt_get(o, n, "name"),
+                                opt_get(o, n, "province"), opt_get(o, n, "district"),
+                                opt_get(o, n, "commune"),  opt_get(o, n, "village"),
+                                opt_get(o, n, "start"),    opt_get(o, n, "end"),
+                                opt_get(o, n, "hospital")};
+        if (!c.code || !c.name) {
+            fputs(help, stderr);
+            return EXIT_USAGE;
+        }
+        if ((rc = open_store(&st)) != 0)
+            return rc;
+        rc = store_campaign_create(st, &cli_actor, &c, &out);
+        store_close(st);
+        if (rc == MK_EEXIST) {
+            fprintf(stderr, "mokit: a campaign with code %s exists already\n", c.code);
+            return EXIT_INVALID;
+        }
+        if (rc == MK_EINVAL) {
+            fprintf(stderr, "mokit: campaign dates must be YYYY-MM-DD, start before end\n");
+            return EXIT_INVALID;
+        }
+        if (rc != MK_OK)
+            return fail_rc(rc, "campaign create");
+        if (json_output)
+            print_json(out);
+        else
+            printf("campaign %s created (%s)\n", c.code, str(out, "id"));
+        json_decref(out);
+        return 0;
+    }
+    if (strcmp(argv[2], "list") == 0) {
+        if ((rc = open_store(&st)) != 0)
+            return rc;
+        rc = store_campaign_list(st, &out);
+        store_close(st);
+        if (rc != MK_OK)
+            return fail_rc(rc, "campaign list");
+        if (json_output) {
+            print_json(out);
+        } else {
+            size_t i;
+            json_t *c;
+            json_array_foreach(out, i, c)
+            {
+                printf("%-20s %-10s %s\n", str(c, "code"), str(c, "start_date"), str(c, "name"));
+            }
+        }
+        json_decref(out);
+        return 0;
+    }
+    fputs(help, stderr);
+    return EXIT_USAGE;
+}
+
+/* ---- staff ---- */
+
+static int cmd_staff(int argc, char **argv)
+{
+    static const char help[] =
+        "usage: mokit staff add --name NAME --role ROLE --pin PIN [--specialty S]\n"
+        "       mokit staff list\n"
+        "ROLE is registrar, nurse, doctor, pharmacist or lead; PIN is 4-8 digits and must\n"
+        "differ from every other active staff member's.\n";
+    struct opt o[] = {{"name", 1, 0}, {"role", 1, 0}, {"pin", 1, 0}, {"specialty", 1, 0}};
+    const int n = sizeof o / sizeof o[0];
+    const char *pos[1];
+    int npos, rc;
+    struct store *st;
+    json_t *out;
+
+    if (argc < 3 || wants_help(argc, argv, 2)) {
+        fputs(help, argc < 3 ? stderr : stdout);
+        return argc < 3 ? EXIT_USAGE : 0;
+    }
+    if (parse_opts(argc, argv, 3, o, n, pos, 0, &npos) != 0) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[2], "add") == 0) {
+        const char *name = opt_get(o, n, "name"), *role = opt_get(o, n, "role");
+        const char *pin = opt_get(o, n, "pin");
+        if (!name || !role || !pin) {
+            fputs(help, stderr);
+            return EXIT_USAGE;
+        }
+        char *clean;
+        if (text_clean(name, &clean) != MK_OK) {
+            fprintf(stderr, "mokit: the name is not valid UTF-8 text\n");
+            return EXIT_INVALID;
+        }
+        if ((rc = open_store(&st)) != 0) {
+            free(clean);
+            return rc;
+        }
+        rc = store_staff_add(st, &cli_actor, clean, role, opt_get(o, n, "specialty"), pin, &out);
+        store_close(st);
+        free(clean);
+        if (rc == MK_EEXIST) {
+            fprintf(stderr, "mokit: another active staff member has this PIN: choose another\n");
+            return EXIT_INVALID;
+        }
+        if (rc == MK_EINVAL) {
+            fprintf(stderr, "mokit: invalid staff: the role must be registrar, nurse, doctor, "
+                            "pharmacist or lead, and the PIN 4-8 digits\n");
+            return EXIT_INVALID;
+        }
+        if (rc != MK_OK)
+            return fail_rc(rc, "staff add");
+        if (json_output)
+            print_json(out);
+        else
+            printf("%s added as %s (%s)\n", str(out, "name"), str(out, "role"), str(out, "id"));
+        json_decref(out);
+        return 0;
+    }
+    if (strcmp(argv[2], "list") == 0) {
+        if ((rc = open_store(&st)) != 0)
+            return rc;
+        rc = store_staff_list(st, &out);
+        store_close(st);
+        if (rc != MK_OK)
+            return fail_rc(rc, "staff list");
+        if (json_output) {
+            print_json(out);
+        } else {
+            size_t i;
+            json_t *s;
+            json_array_foreach(out, i, s)
+            {
+                printf("%-11s %-30s %s\n", str(s, "role"), str(s, "name"), str(s, "id"));
+            }
+        }
+        json_decref(out);
+        return 0;
+    }
+    fputs(help, stderr);
+    return EXIT_USAGE;
+}
+
+/* ---- patient ---- */
+
+static int patient_register(int argc, char **argv)
+{
+    static const char help[] =
+        "usage: mokit patient register --name NAME --sex male|female --birth YYYY|YYYY-MM-DD\n"
+        "         [--cccd 12DIGITS] [--bhyt NUMBER] [--ethnicity NAME|CODE] [--phone N]\n"
+        "         [--province P] [--district D] [--commune C] [--village V] [--address A]\n"
+        "         [--campaign CODE] [--consent] [--confirm-new]\n"
+        "A missing commune/district/province is taken from the campaign (default: current).\n"
+        "--confirm-new registers even when a likely duplicate (same name, birth year +-1,\n"
+        "commune) exists. The same CCCD or BHYT number never makes a second record.\n";
+    struct opt o[] = {{"name", 1, 0},     {"sex", 1, 0},         {"birth", 1, 0},
+                      {"cccd", 1, 0},     {"bhyt", 1, 0},        {"ethnicity", 1, 0},
+                      {"phone", 1, 0},    {"province", 1, 0},    {"district", 1, 0},
+                      {"commune", 1, 0},  {"village", 1, 0},     {"address", 1, 0},
+                      {"campaign", 1, 0}, {"confirm-new", 0, 0}, {"consent", 0, 0}};
+    const int n = sizeof o / sizeof o[0];
+    const char *pos[1];
+    int npos, rc;
+    if (wants_help(argc, argv, 3)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    if (parse_opts(argc, argv, 3, o, n, pos, 0, &npos) != 0 || !opt_get(o, n, "name") ||
+        !opt_get(o, n, "sex") || !opt_get(o, n, "birth")) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    /* The same checks as the API: build the request body and let body.c judge it. */
+    json_t *body = json_object();
+    static const char *const keys[] = {"name",     "sex",      "birth",   "cccd",
+                                       "bhyt",     "ethnicity", "phone",  "province",
+                                       "district", "commune",  "village", "address",
+                                       "campaign"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *v = opt_get(o, n, keys[i]);
+        if (v)
+            json_object_set_new(body, keys[i], json_string(v));
+    }
+    json_object_set_new(body, "confirm_new", json_boolean(opt_get(o, n, "confirm-new") != NULL));
+    json_object_set_new(body, "consent", json_boolean(opt_get(o, n, "consent") != NULL));
+
+    struct patient_body b;
+    struct body_err err;
+    struct date today;
+    char day[11];
+    util_today(day);
+    date_parse(day, &today);
+    if (body_patient(body, &today, &b, &err) != MK_OK) {
+        fprintf(stderr, "mokit: %s%s%s\n", err.field ? err.field : "",
+                err.field ? ": " : "", err.message);
+        json_decref(body);
+        return EXIT_INVALID;
+    }
+    struct store *st;
+    json_t *camp = NULL, *out = NULL;
+    if ((rc = open_store(&st)) != 0)
+        goto done;
+    int src = b.campaign ? store_campaign_get(st, b.campaign, &camp)
+                         : store_campaign_current(st, &camp);
+    if (src == MK_ENOTFOUND) {
+        fprintf(stderr, "mokit: %s\n",
+                b.campaign ? "no such campaign"
+                           : "no current campaign: create one with `mokit campaign create`");
+        rc = EXIT_INVALID;
+        goto close;
+    }
+    if (src != MK_OK) {
+        rc = fail_rc(src, "campaign");
+        goto close;
+    }
+    src = store_patient_register(st, &cli_actor, &b.p,
+                                 json_string_value(json_object_get(camp, "id")), b.confirm_new,
+                                 &out);
+    rc = 0;
+    if (src == MK_OK) {
+        if (json_output)
+            print_json(out);
+        else
+            print_patient_line(out);
+    } else if (src == MK_EEXIST) {
+        fprintf(stderr, "mokit: already registered with this CCCD/BHYT number:\n");
+        if (json_output)
+            print_json(out);
+        else
+            print_patient_line(out);
+        rc = EXIT_INVALID;
+    } else if (src == MK_ELIKELY) {
+        fprintf(stderr, "mokit: likely already registered (same name, birth year, commune); "
+                        "check these, or add --confirm-new:\n");
+        size_t i;
+        json_t *c;
+        if (json_output)
+            print_json(out);
+        else
+            json_array_foreach(out, i, c) print_patient_line(c);
+        rc = EXIT_INVALID;
+    } else {
+        rc = fail_rc(src, "patient register");
+    }
+close:
+    json_decref(out);
+    json_decref(camp);
+    store_close(st);
+done:
+    body_patient_free(&b);
+    json_decref(body);
+    return rc;
+}
+
+static int patient_find(int argc, char **argv)
+{
+    static const char help[] =
+        "usage: mokit patient find QUERY [--birth-year YYYY] [--village V] [--limit N]\n"
+        "QUERY is part of a name (accents optional), a patient code, or a CCCD, BHYT or\n"
+        "phone number.\n";
+    struct opt o[] = {{"birth-year", 1, 0}, {"village", 1, 0}, {"limit", 1, 0}};
+    const int n = sizeof o / sizeof o[0];
+    const char *pos[1] = {NULL};
+    int npos, rc;
+    if (wants_help(argc, argv, 3)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    if (parse_opts(argc, argv, 3, o, n, pos, 1, &npos) != 0) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    struct search_query q = {pos[0], 0, opt_get(o, n, "village"), 20};
+    const char *y = opt_get(o, n, "birth-year"), *l = opt_get(o, n, "limit");
+    if (y)
+        q.birth_year = atoi(y);
+    if (l)
+        q.limit = atoi(l);
+    if ((y && (q.birth_year < 1900 || q.birth_year > 2100)) || (l && (q.limit < 1 || q.limit > 100))) {
+        fprintf(stderr, "mokit: --birth-year must be 1900-2100 and --limit 1-100\n");
+        return EXIT_INVALID;
+    }
+    if (!q.q && !q.birth_year && !q.village) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    struct store *st;
+    json_t *out;
+    if ((rc = open_store(&st)) != 0)
+        return rc;
+    rc = store_patient_search(st, &q, &out);
+    store_close(st);
+    if (rc != MK_OK)
+        return fail_rc(rc, "search");
+    if (json_output) {
+        print_json(out);
+    } else {
+        size_t i;
+        json_t *p;
+        json_array_foreach(out, i, p) print_patient_line(p);
+        if (json_array_size(out) == 0)
+            fprintf(stderr, "no patient found\n");
+    }
+    rc = json_array_size(out) ? 0 : EXIT_INVALID;
+    json_decref(out);
+    return rc;
+}
+
+static int check_code_arg(const char *raw, char code[CODE_LEN + 1])
+{
+    int rc = code_parse(raw, code);
+    if (rc == MK_ECHECK)
+        fprintf(stderr, "mokit: %s: the check character is wrong (mistyped or misread?)\n", raw);
+    else if (rc != MK_OK)
+        fprintf(stderr, "mokit: %s: a patient code is 12 letters and digits\n", raw);
+    return rc;
+}
+
+static int patient_show(int argc, char **argv)
+{
+    static const char help[] = "usage: mokit patient show CODE\n";
+    char code[CODE_LEN + 1];
+    int rc;
+    if (wants_help(argc, argv, 3)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    if (argc != 4) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    if (check_code_arg(argv[3], code) != MK_OK)
+        return EXIT_INVALID;
+    struct store *st;
+    json_t *p, *visits = NULL;
+    if ((rc = open_store(&st)) != 0)
+        return rc;
+    rc = store_patient_get(st, code, &p);
+    if (rc == MK_OK) {
+        rc = store_patient_visits(st, json_string_value(json_object_get(p, "id")), &visits);
+        if (rc == MK_OK)
+            json_object_set_new(p, "visits", visits);
+    }
+    store_close(st);
+    if (rc == MK_ENOTFOUND) {
+        fprintf(stderr, "mokit: no patient has code %s\n", code);
+        return EXIT_INVALID;
+    }
+    if (rc != MK_OK)
+        return fail_rc(rc, "patient show");
+    if (json_output) {
+        print_json(p);
+    } else {
+        static const char *const keys[] = {"code_display", "name", "sex", "birth_date",
+                                           "birth_year", "ethnicity_name", "province",
+                                           "district", "commune", "village", "address",
+                                           "cccd", "bhyt", "phone", "consent_at",
+                                           "campaign", "created_at"};
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+            json_t *v = json_object_get(p, keys[i]);
+            if (json_is_string(v))
+                printf("%-15s %s\n", keys[i], json_string_value(v));
+            else if (json_is_integer(v))
+                printf("%-15s %lld\n", keys[i], (long long)json_integer_value(v));
+        }
+        printf("%-15s %zu\n", "visits", json_array_size(json_object_get(p, "visits")));
+    }
+    json_decref(p);
+    return 0;
+}
+
+static int cmd_patient(int argc, char **argv)
+{
+    static const char help[] = "usage: mokit patient register|find|show ... (--help for each)\n";
+    if (argc < 3) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[2], "register") == 0)
+        return patient_register(argc, argv);
+    if (strcmp(argv[2], "find") == 0)
+        return patient_find(argc, argv);
+    if (strcmp(argv[2], "show") == 0)
+        return patient_show(argc, argv);
+    fputs(help, wants_help(argc, argv, 2) ? stdout : stderr);
+    return wants_help(argc, argv, 2) ? 0 : EXIT_USAGE;
+}
+
+/* ---- id, code, demo ---- */
+
+static int cmd_id(int argc, char **argv)
+{
+    static const char help[] =
+        "usage: mokit id parse-cccd 'QR TEXT'\n"
+        "Parses the QR text of a chip citizen ID card (CCCD):\n"
+        "ID|old ID|name|birth DDMMYYYY|sex|address|issue date DDMMYYYY\n";
+    if (wants_help(argc, argv, 2)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    if (argc != 4 || strcmp(argv[2], "parse-cccd") != 0) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    struct cccd c;
+    char msg[200], birth[11], issued[11];
+    int rc = cccd_parse(argv[3], strlen(argv[3]), &c, msg, sizeof msg);
+    if (rc == MK_ENOMEM)
+        return fail_rc(rc, "parse-cccd");
+    if (rc != MK_OK) {
+        fprintf(stderr, "mokit: not a valid CCCD QR: %s\n", msg);
+        return EXIT_INVALID;
+    }
+    date_format(&c.birth, birth);
+    date_format(&c.issued, issued);
+    json_t *o = json_pack("{s:s, s:s?, s:s, s:s, s:s, s:s, s:s}", "id", c.id, "old_id",
+                          c.old_id[0] ? c.old_id : NULL, "name", c.name, "birth_date", birth,
+                          "sex", sex_name(c.sex), "address", c.address, "issue_date", issued);
+    if (json_output) {
+        print_json(o);
+    } else {
+        printf("id          %s\nold id      %s\nname        %s\nbirth date  %s\nsex         %s\n"
+               "address     %s\nissue date  %s\n",
+               c.id, c.old_id[0] ? c.old_id : "-", c.name, birth, sex_name(c.sex), c.address,
+               issued);
+    }
+    json_decref(o);
+    cccd_free(&c);
+    return 0;
+}
+
+static int cmd_code(int argc, char **argv)
+{
+    static const char help[] = "usage: mokit code check CODE\n"
+                               "Says whether a patient code's check character is right.\n";
+    char code[CODE_LEN + 1];
+    if (wants_help(argc, argv, 2)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    if (argc != 4 || strcmp(argv[2], "check") != 0) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    int rc = check_code_arg(argv[3], code);
+    if (json_output) {
+        json_t *o = json_pack("{s:s, s:b}", "code", argv[3], "valid", rc == MK_OK);
+        print_json(o);
+        json_decref(o);
+    } else if (rc == MK_OK) {
+        char grouped[16];
+        code_format(code, grouped);
+        printf("%s: valid\n", grouped);
+    }
+    return rc == MK_OK ? 0 : EXIT_INVALID;
+}
+
+static int cmd_demo(int argc, char **argv)
+{
+    static const char help[] =
+        "usage: mokit demo seed [--patients N] [--seed S]\n"
+        "Creates the demo campaign and staff (well-known PINs) if missing and adds N made-up\n"
+        "residents in one transaction. For demos and benchmarks, never on a real kit.\n";
+    struct opt o[] = {{"patients", 1, 0}, {"seed", 1, 0}};
+    const char *pos[1];
+    int npos, rc;
+    if (wants_help(argc, argv, 2)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    if (argc < 3 || strcmp(argv[2], "seed") != 0 ||
+        parse_opts(argc, argv, 3, o, 2, pos, 0, &npos) != 0) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    const char *np = opt_get(o, 2, "patients"), *sd = opt_get(o, 2, "seed");
+    long patients = np ? strtol(np, NULL, 10) : 40;
+    unsigned long long seed = sd ? strtoull(sd, NULL, 10) : 1;
+    if (patients < 0 || patients > 10000000) {
+        fprintf(stderr, "mokit: --patients must be 0-10000000\n");
+        return EXIT_INVALID;
+    }
+    struct store *st;
+    if ((rc = open_store(&st)) != 0)
+        return rc;
+    double t0 = util_monotonic();
+    rc = demo_seed(st, (int)patients, seed, json_output ? NULL : stdout);
+    store_close(st);
+    if (rc != MK_OK)
+        return fail_rc(rc, "demo seed");
+    if (!json_output)
+        printf("%ld residents added in %.1f s\n", patients, util_monotonic() - t0);
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mokit [--data DIR] [--json] COMMAND ...\n\n"
+               "  campaign create|list     campaigns (screening events)\n"
+               "  staff add|list           staff and their PINs\n"
+               "  patient register|find|show\n"
+               "  id parse-cccd TEXT       read a citizen ID card QR\n"
+               "  code check CODE          is a patient code's check character right?\n"
+               "  demo seed                demo data\n\n"
+               "--data DIR defaults to $MOKIT_DATA, else ./var. `mokit COMMAND --help` for more.\n"
+               "Exit codes: 0 ok, 1 usage, 2 invalid input/not found/duplicate, 3 system error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    /* Pull global options out, leaving "mokit COMMAND ..." in argv. */
+    int n = 1;
+    data_dir = getenv("MOKIT_DATA");
+    if (!data_dir || !data_dir[0])
+        data_dir = "var";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            json_output = 1;
+        } else if (strcmp(argv[i], "--data") == 0) {
+            if (i + 1 >= argc) {
+                usage(stderr);
+                return EXIT_USAGE;
+            }
+            data_dir = argv[++i];
+        } else if (strcmp(argv[i], "--verbose") == 0) {
+            log_threshold = LOG_DEBUG;
+        } else {
+            argv[n++] = argv[i];
+        }
+    }
+    argc = n;
+    if (log_threshold == LOG_NOTICE)
+        log_threshold = LOG_WARN;
+
+    struct passwd *pw = getpwuid(getuid());
+    snprintf(actor_label, sizeof actor_label, "cli:%s", pw ? pw->pw_name : "?");
+    cli_actor = (struct actor){NULL, actor_label};
+
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("mokit %s\n", MOKIT_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "campaign") == 0)
+        return cmd_campaign(argc, argv);
+    if (strcmp(cmd, "staff") == 0)
+        return cmd_staff(argc, argv);
+    if (strcmp(cmd, "patient") == 0)
+        return cmd_patient(argc, argv);
+    if (strcmp(cmd, "id") == 0)
+        return cmd_id(argc, argv);
+    if (strcmp(cmd, "code") == 0)
+        return cmd_code(argc, argv);
+    if (strcmp(cmd, "demo") == 0)
+        return cmd_demo(argc, argv);
+    fprintf(stderr, "mokit: unknown command \"%s\"\n", cmd);
+    usage(stderr);
+    return EXIT_USAGE;
+}

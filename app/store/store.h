@@ -1,0 +1,115 @@
+/* The kit's one source of truth: an SQLite database in the data directory.
+ *
+ * Opening sets WAL mode with synchronous=FULL (the kit runs on batteries: a commit that was
+ * answered must survive power loss), foreign keys, a busy timeout, and applies the numbered
+ * migrations of app/sql/. Every write runs in one IMMEDIATE transaction together with its
+ * audit row, so a change is either wholly there or not at all. Only prepared statements.
+ *
+ * Functions return 0 or a negative enum mk_err. json_t results are new references the caller
+ * owns (json_decref). A store handle is used by one thread at a time. */
+#pragma once
+
+#include "../domain/obs.h"
+#include "../domain/patient.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+struct store;
+
+/* Who makes a change, for the audit log. */
+struct actor {
+    const char *staff_id; /* NULL when not a logged-in staff member */
+    const char *label;    /* "staff:<id>", "cli:<user>", "system" */
+};
+
+#define STORE_DB_NAME "mokit.db"
+
+/* Opens (creating when missing) DIR/mokit.db. MK_ESCHEMA when the database is newer than
+ * this program. */
+int store_open(const char *dir, struct store **out);
+void store_close(struct store *st);
+const char *store_kit_id(const struct store *st);
+int store_schema_version(struct store *st);
+
+/* Groups many writes into one transaction (bulk loads): each write inside is a savepoint.
+ * store_tx_end() commits (commit = true) or rolls everything back. */
+int store_tx_begin(struct store *st);
+int store_tx_end(struct store *st, bool commit);
+
+/* Campaigns. */
+struct campaign_in {
+    const char *code, *name, *province, *district, *commune, *village, *start_date, *end_date,
+        *hospital;
+};
+/* MK_EEXIST when the code is taken; MK_EINVAL for a missing code/name or a bad date. */
+int store_campaign_create(struct store *st, const struct actor *a, const struct campaign_in *c,
+                          json_t **out);
+int store_campaign_list(struct store *st, json_t **out);
+/* By code or id; MK_ENOTFOUND. */
+int store_campaign_get(struct store *st, const char *code_or_id, json_t **out);
+/* The campaign the kit works for: the newest whose start date is today or earlier (or has
+ * none). MK_ENOTFOUND when there is none. */
+int store_campaign_current(struct store *st, json_t **out);
+
+/* Staff. The PIN (4 to 8 digits) is hashed with argon2id; MK_EEXIST when another active staff
+ * member already has that PIN (login is by PIN alone). */
+int store_staff_add(struct store *st, const struct actor *a, const char *name, const char *role,
+                    const char *specialty, const char *pin, json_t **out);
+int store_staff_list(struct store *st, json_t **out);
+/* Checks a PIN (optionally only against one staff id). MK_EAUTH when nobody has it. */
+int store_staff_login(struct store *st, const char *pin, const char *staff_id, json_t **staff);
+bool store_pin_valid(const char *pin);
+
+/* Sessions: token is 64 hex characters; only its hash is stored. */
+int store_session_create(struct store *st, const char *staff_id, int ttl_seconds,
+                         char token[65]);
+/* MK_EAUTH for an unknown or expired token. */
+int store_session_get(struct store *st, const char *token, json_t **staff);
+int store_session_delete(struct store *st, const char *token);
+
+/* Patients. Registration checks duplicates in the same transaction as the insert:
+ *  - same CCCD or BHYT number: MK_EEXIST, *out = the existing patient, nothing created;
+ *  - likely duplicate (patient_likely_duplicate) and !confirm_new: MK_ELIKELY,
+ *    *out = array of candidates, nothing created;
+ *  - otherwise 0, *out = the new patient with its code.
+ * An empty commune is taken from the campaign. */
+int store_patient_register(struct store *st, const struct actor *a, const struct patient *p,
+                           const char *campaign_id, bool confirm_new, json_t **out);
+/* By patient code (already parsed) or id. MK_ENOTFOUND. */
+int store_patient_get(struct store *st, const char *code, json_t **out);
+
+struct search_query {
+    const char *q;       /* free text: name, code, CCCD/BHYT/phone number, a birth year */
+    int birth_year;      /* 0: any */
+    const char *village; /* NULL: any */
+    int limit;           /* 1..100 */
+};
+/* Ranked: code/CCCD/BHYT/phone matches, then exact folded name, then names starting with the
+ * query, then names where every query word starts a word of the name. *out is an array of
+ * patient summaries each with "match". */
+int store_patient_search(struct store *st, const struct search_query *q, json_t **out);
+
+/* Visits: a patient at a campaign on a day, with the next queue number of that day. */
+int store_visit_create(struct store *st, const struct actor *a, const char *patient_code,
+                       const char *campaign_id, json_t **out);
+/* The visit with its patient summary and observations. MK_ENOTFOUND. */
+int store_visit_get(struct store *st, const char *id, json_t **out);
+
+/* Observations (already validated by obs_validate). */
+int store_obs_add(struct store *st, const struct actor *a, const char *visit_id,
+                  const struct obs_kind *k, const struct obs_values *v, const char *source,
+                  const char *device, const char *note, json_t **out);
+
+/* Counts for the status page: patients, visits today, observations, staff. */
+int store_stats(struct store *st, json_t **out);
+
+/* Records an event that changes no row (login, logout) in the audit log. */
+int store_event(struct store *st, const struct actor *a, const char *action, const char *entity,
+                const char *entity_id);
+
+/* A patient's visits, newest first (by patient id). */
+int store_patient_visits(struct store *st, const char *patient_id, json_t **out);
+
+/* Rows of the audit log for one entity (oldest first). */
+int store_audit_list(struct store *st, const char *entity, const char *entity_id, json_t **out);

@@ -1,0 +1,315 @@
+/* Campaigns, staff and login sessions. */
+#include "../common/err.h"
+#include "../common/log.h"
+#include "../common/util.h"
+#include "../domain/date.h"
+#include "../domain/role.h"
+#include "store_int.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define CAMPAIGN_COLS                                                                              \
+    "SELECT id, code, name, province, district, commune, village, start_date, end_date, "         \
+    "hospital, created_at FROM campaign "
+
+int store_one_row(struct store *st, sqlite3_stmt *s, json_t **out)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *out = store_row_json(s);
+        sqlite3_reset(s);
+        return *out ? MK_OK : MK_ENOMEM;
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? MK_ENOTFOUND : store_err(st, rc, "query");
+}
+
+int store_campaign_get(struct store *st, const char *code_or_id, json_t **out)
+{
+    sqlite3_stmt *s = store_stmt(st, CAMPAIGN_COLS "WHERE code = ?1 OR id = ?1");
+    if (!s)
+        return MK_EDB;
+    sqlite3_bind_text(s, 1, code_or_id, -1, SQLITE_TRANSIENT);
+    return store_one_row(st, s, out);
+}
+
+int store_campaign_current(struct store *st, json_t **out)
+{
+    char today[11];
+    sqlite3_stmt *s = store_stmt(st, CAMPAIGN_COLS "WHERE start_date IS NULL OR start_date <= ? "
+                                                   "ORDER BY coalesce(start_date, '') DESC, "
+                                                   "created_at DESC LIMIT 1");
+    if (!s)
+        return MK_EDB;
+    util_today(today);
+    sqlite3_bind_text(s, 1, today, -1, SQLITE_TRANSIENT);
+    return store_one_row(st, s, out);
+}
+
+int store_campaign_list(struct store *st, json_t **out)
+{
+    sqlite3_stmt *s = store_stmt(st, CAMPAIGN_COLS "ORDER BY created_at");
+    if (!s)
+        return MK_EDB;
+    return store_query_rows(st, s, out);
+}
+
+static bool opt_date_ok(const char *s)
+{
+    struct date d;
+    return !s || !s[0] || (strlen(s) == 10 && date_parse(s, &d) == MK_OK);
+}
+
+int store_campaign_create(struct store *st, const struct actor *a, const struct campaign_in *c,
+                          json_t **out)
+{
+    char id[UUID_LEN + 1], now[32];
+    if (!c->code || !c->code[0] || !c->name || !c->name[0] || strlen(c->code) > 40)
+        return MK_EINVAL;
+    if (!opt_date_ok(c->start_date) || !opt_date_ok(c->end_date))
+        return MK_EINVAL;
+    if (c->start_date && c->end_date && c->start_date[0] && c->end_date[0] &&
+        strcmp(c->start_date, c->end_date) > 0)
+        return MK_EINVAL;
+    sqlite3_stmt *s = store_stmt(
+        st, "INSERT INTO campaign(id, code, name, province, district, commune, village, "
+            "start_date, end_date, hospital, created_at, created_by) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+    if (!s)
+        return MK_EDB;
+    int rc = store_begin(st);
+    if (rc != MK_OK)
+        return rc;
+    util_uuid7(id);
+    util_now_iso(now);
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, c->code, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, c->name, -1, SQLITE_TRANSIENT);
+    store_bind_opt(s, 4, c->province);
+    store_bind_opt(s, 5, c->district);
+    store_bind_opt(s, 6, c->commune);
+    store_bind_opt(s, 7, c->village);
+    store_bind_opt(s, 8, c->start_date);
+    store_bind_opt(s, 9, c->end_date);
+    store_bind_opt(s, 10, c->hospital);
+    sqlite3_bind_text(s, 11, now, -1, SQLITE_TRANSIENT);
+    store_bind_opt(s, 12, a->staff_id);
+    int step = sqlite3_step(s);
+    sqlite3_reset(s);
+    if ((step & 0xff) == SQLITE_CONSTRAINT) {
+        store_rollback(st);
+        return MK_EEXIST;
+    }
+    rc = store_err(st, step, "insert campaign");
+    json_t *created = NULL;
+    if (rc == MK_OK)
+        rc = store_campaign_get(st, id, &created);
+    if (rc == MK_OK)
+        rc = store_audit(st, a, "create", "campaign", id, NULL, created);
+    if (rc == MK_OK)
+        rc = store_commit(st);
+    if (rc != MK_OK) {
+        store_rollback(st);
+        json_decref(created);
+        return rc;
+    }
+    *out = created;
+    return MK_OK;
+}
+
+bool store_pin_valid(const char *pin)
+{
+    size_t n = strlen(pin);
+    if (n < 4 || n > 8)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (pin[i] < '0' || pin[i] > '9')
+            return false;
+    return true;
+}
+
+/* 16 bits of BLAKE2b keyed with the kit secret: which staff rows a PIN can belong to, so a
+ * login verifies one argon2id hash instead of every staff member's. PINs are short, so the
+ * argon2id hash slows guessing rather than preventing it; the tag gives away nothing that the
+ * hashes beside it do not. */
+static int pin_tag(const struct store *st, const char *pin)
+{
+    unsigned char h[16];
+    crypto_generichash(h, sizeof h, (const unsigned char *)pin, strlen(pin), st->secret,
+                       sizeof st->secret);
+    return h[0] << 8 | h[1];
+}
+
+#define STAFF_COLS "SELECT id, name, role, specialty, active, created_at FROM staff "
+
+static int find_by_pin(struct store *st, const char *pin, const char *staff_id, json_t **out)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT id, name, role, specialty, pin_hash FROM staff "
+                                     "WHERE active AND pin_tag = ? AND (?2 IS NULL OR id = ?2)");
+    if (!s)
+        return MK_EDB;
+    sqlite3_bind_int(s, 1, pin_tag(st, pin));
+    store_bind_opt(s, 2, staff_id);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *hash = (const char *)sqlite3_column_text(s, 4);
+        if (crypto_pwhash_str_verify(hash, pin, strlen(pin)) == 0) {
+            json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "id", sqlite3_column_text(s, 0),
+                                  "name", sqlite3_column_text(s, 1), "role",
+                                  sqlite3_column_text(s, 2), "specialty",
+                                  sqlite3_column_type(s, 3) == SQLITE_NULL
+                                      ? json_null()
+                                      : json_string((const char *)sqlite3_column_text(s, 3)));
+            sqlite3_reset(s);
+            if (!o)
+                return MK_ENOMEM;
+            *out = o;
+            return MK_OK;
+        }
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? MK_EAUTH : store_err(st, rc, "login");
+}
+
+int store_staff_login(struct store *st, const char *pin, const char *staff_id, json_t **staff)
+{
+    if (!store_pin_valid(pin))
+        return MK_EAUTH;
+    return find_by_pin(st, pin, staff_id, staff);
+}
+
+int store_staff_add(struct store *st, const struct actor *a, const char *name, const char *role,
+                    const char *specialty, const char *pin, json_t **out)
+{
+    char id[UUID_LEN + 1], now[32], hash[crypto_pwhash_STRBYTES];
+    if (!name || !name[0] || strlen(name) > 200 || !role_valid(role) || !store_pin_valid(pin))
+        return MK_EINVAL;
+    json_t *other = NULL;
+    int rc = find_by_pin(st, pin, NULL, &other);
+    json_decref(other);
+    if (rc == MK_OK)
+        return MK_EEXIST;
+    if (rc != MK_EAUTH)
+        return rc;
+    /* argon2id with libsodium's interactive limits (64 MiB, 2 passes). */
+    if (crypto_pwhash_str(hash, pin, strlen(pin), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        return MK_ENOMEM;
+    sqlite3_stmt *s = store_stmt(st, "INSERT INTO staff(id, name, role, specialty, pin_hash, "
+                                     "pin_tag, created_at, created_by) VALUES (?,?,?,?,?,?,?,?)");
+    if (!s)
+        return MK_EDB;
+    rc = store_begin(st);
+    if (rc != MK_OK)
+        return rc;
+    util_uuid7(id);
+    util_now_iso(now);
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, role, -1, SQLITE_TRANSIENT);
+    store_bind_opt(s, 4, specialty);
+    sqlite3_bind_text(s, 5, hash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 6, pin_tag(st, pin));
+    sqlite3_bind_text(s, 7, now, -1, SQLITE_TRANSIENT);
+    store_bind_opt(s, 8, a->staff_id);
+    rc = store_err(st, sqlite3_step(s), "insert staff");
+    sqlite3_reset(s);
+    json_t *created = NULL;
+    if (rc == MK_OK) {
+        sqlite3_stmt *g = store_stmt(st, STAFF_COLS "WHERE id = ?");
+        if (!g)
+            rc = MK_EDB;
+        else {
+            sqlite3_bind_text(g, 1, id, -1, SQLITE_TRANSIENT);
+            rc = store_one_row(st, g, &created);
+        }
+    }
+    /* The audit row never holds the PIN or its hash. */
+    if (rc == MK_OK)
+        rc = store_audit(st, a, "create", "staff", id, NULL, created);
+    if (rc == MK_OK)
+        rc = store_commit(st);
+    if (rc != MK_OK) {
+        store_rollback(st);
+        json_decref(created);
+        return rc;
+    }
+    *out = created;
+    return MK_OK;
+}
+
+int store_staff_list(struct store *st, json_t **out)
+{
+    sqlite3_stmt *s = store_stmt(st, STAFF_COLS "ORDER BY role, name");
+    if (!s)
+        return MK_EDB;
+    return store_query_rows(st, s, out);
+}
+
+static void token_hash(const char *token, char out[65])
+{
+    unsigned char h[32];
+    crypto_generichash(h, sizeof h, (const unsigned char *)token, strlen(token), NULL, 0);
+    util_hex(h, sizeof h, out);
+}
+
+int store_session_create(struct store *st, const char *staff_id, int ttl_seconds, char token[65])
+{
+    unsigned char raw[32];
+    char hash[65], now[32];
+    randombytes_buf(raw, sizeof raw);
+    util_hex(raw, sizeof raw, token);
+    token_hash(token, hash);
+    util_now_iso(now);
+    sqlite3_stmt *s = store_stmt(st, "INSERT INTO session(token_hash, staff_id, created_at, "
+                                     "expires_at) VALUES (?,?,?,?)");
+    if (!s)
+        return MK_EDB;
+    sqlite3_bind_text(s, 1, hash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, staff_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)time(NULL) + ttl_seconds);
+    int rc = store_err(st, sqlite3_step(s), "insert session");
+    sqlite3_reset(s);
+    /* Expired sessions go as new ones come. */
+    sqlite3_stmt *d = store_stmt(st, "DELETE FROM session WHERE expires_at < ?");
+    if (d) {
+        sqlite3_bind_int64(d, 1, (sqlite3_int64)time(NULL));
+        sqlite3_step(d);
+        sqlite3_reset(d);
+    }
+    return rc;
+}
+
+int store_session_get(struct store *st, const char *token, json_t **staff)
+{
+    char hash[65];
+    if (strlen(token) != 64)
+        return MK_EAUTH;
+    token_hash(token, hash);
+    sqlite3_stmt *s = store_stmt(st, "SELECT staff.id AS id, name, role, specialty FROM session "
+                                     "JOIN staff ON staff.id = session.staff_id "
+                                     "WHERE token_hash = ? AND expires_at >= ? AND active");
+    if (!s)
+        return MK_EDB;
+    sqlite3_bind_text(s, 1, hash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+    int rc = store_one_row(st, s, staff);
+    return rc == MK_ENOTFOUND ? MK_EAUTH : rc;
+}
+
+int store_session_delete(struct store *st, const char *token)
+{
+    char hash[65];
+    token_hash(token, hash);
+    sqlite3_stmt *s = store_stmt(st, "DELETE FROM session WHERE token_hash = ?");
+    if (!s)
+        return MK_EDB;
+    sqlite3_bind_text(s, 1, hash, -1, SQLITE_TRANSIENT);
+    int rc = store_err(st, sqlite3_step(s), "delete session");
+    sqlite3_reset(s);
+    return rc;
+}

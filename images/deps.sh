@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a mokit task needs, or says the one command that would.
+# Usage: images/deps.sh build|test|cross|fuzz [...]
+#   build  compile and run mokitd/mokit        test   the suite (unit, API, crash)
+#   cross  arm64 build + qemu for its tests    fuzz   clang + libFuzzer
+# As root it runs apt-get; otherwise it prints the `sudo apt-get install ...` line and exits 1.
+set -eu
+
+build_pkgs="gcc make pkg-config libsqlite3-dev libmicrohttpd-dev libjansson-dev libsodium-dev libutf8proc-dev"
+test_pkgs="$build_pkgs libcmocka-dev python3 sqlite3 procps"
+fuzz_pkgs="clang libclang-rt-14-dev"
+cross_libs="libsqlite3-dev libmicrohttpd-dev libjansson-dev libsodium-dev libutf8proc-dev libcmocka-dev"
+cross_pkgs="gcc-aarch64-linux-gnu qemu-user-static"
+for p in $cross_libs; do cross_pkgs="$cross_pkgs $p:arm64"; done
+
+want=""
+for profile in "$@"; do
+    case "$profile" in
+    build) want="$want $build_pkgs" ;;
+    test) want="$want $test_pkgs" ;;
+    fuzz) want="$want $fuzz_pkgs" ;;
+    cross) want="$want $cross_pkgs" ;;
+    *) echo "deps.sh: unknown profile '$profile' (build|test|cross|fuzz)" >&2; exit 1 ;;
+    esac
+done
+
+native=$(dpkg --print-architecture)
+missing=""
+for p in $want; do
+    case " $missing " in *" $p "*) continue ;; esac
+    q=$p
+    case "$p" in *:*) ;; *) q="$p:$native" ;; esac
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$q" 2>/dev/null || true)
+    # Architecture-independent packages are not found under an architecture qualifier.
+    [ "$status" = installed ] || [ "$q" = "$p" ] ||
+        status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [ "$status" = installed ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+need_arm64=0
+case "$missing" in *:arm64*) need_arm64=1 ;; esac
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "mokit needs these Debian packages:$missing" >&2
+    if [ $need_arm64 = 1 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        echo "Run: sudo dpkg --add-architecture arm64 && sudo apt-get update && sudo apt-get install -y$missing" >&2
+    else
+        echo "Run: sudo apt-get install -y$missing" >&2
+    fi
+    exit 1
+fi
+
+echo "deps.sh: installing$missing" >&2
+if [ $need_arm64 = 1 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    dpkg --add-architecture arm64
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
