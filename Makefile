@@ -61,24 +61,30 @@ $(B)/obj/%.o: %.c
 
 $(B)/gen/migrations.c: $(SQL) app/store/embed-sql.sh
 	@mkdir -p $(dir $@)
-	app/store/embed-sql.sh $(SQL) > $@.tmp && mv $@.tmp $@
+	@app/store/embed-sql.sh $(SQL) > $@.tmp && mv $@.tmp $@
 
 $(B)/obj/gen/migrations.o: $(B)/gen/migrations.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Iapp/store -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -Iapp/store -c $< -o $@
 
 $(B)/libmokit.a: $(LIB_OBJ)
-	rm -f $@ && $(AR) rcs $@ $^
+	@rm -f $@ && $(AR) rcs $@ $^
 
 $(B)/mokitd: $(B)/obj/app/mokitd.o $(B)/libmokit.a
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 $(B)/mokit: $(B)/obj/app/mokit.o $(B)/libmokit.a
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/libmokit.a
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+
+.SECONDARY:
 
 unit: $(UNIT_BIN)
 

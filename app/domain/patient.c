@@ -88,6 +88,10 @@ const struct ethnic_group *ethnic_find(const char *s)
 int sex_parse(const char *s, enum sex *out)
 {
     char *f;
+    /* Folding would turn "Male?" into "male": refuse ASCII that is not a letter or a space. */
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p < 0x80 && !isalpha((unsigned char)*p) && *p != ' ')
+            return MK_EINVAL;
     int rc = text_fold(s, &f);
     if (rc != MK_OK)
         return rc;

@@ -1,0 +1,30 @@
+# libFuzzer targets for every parser of outside input. `make fuzz` builds them with clang
+# (ASan + UBSan) and runs each for FUZZ_SECONDS on a copy of its seed corpus.
+PKGS := sqlite3 libmicrohttpd jansson libsodium libutf8proc
+FUZZ_SECONDS ?= 20
+B := build/fuzz
+CC := clang
+FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+         -fno-sanitize-recover=all -DMOKIT_VERSION=\"fuzz\" $(shell pkg-config --cflags $(PKGS))
+LIBS := $(shell pkg-config --libs $(PKGS)) -lm
+SRC := $(wildcard app/common/*.c app/domain/*.c app/store/*.c app/api/body.c) build/gen/migrations.c
+TARGETS := cccd code body
+
+.PHONY: run
+run: $(TARGETS:%=$(B)/fuzz_%)
+	@for t in $(TARGETS); do \
+	    rm -rf $(B)/corpus-$$t && cp -r tests/fuzz/corpus/$$t $(B)/corpus-$$t && \
+	    echo "fuzz_$$t: $(FUZZ_SECONDS) s" && \
+	    $(B)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	        -artifact_prefix=$(B)/ $(B)/corpus-$$t 2>$(B)/fuzz_$$t.log || \
+	        { tail -50 $(B)/fuzz_$$t.log; exit 1; }; \
+	    grep -E 'stat::number_of_executed_units|stat::new_units_added' $(B)/fuzz_$$t.log; \
+	done
+
+build/gen/migrations.c: $(sort $(wildcard app/sql/*.sql))
+	@mkdir -p $(dir $@)
+	app/store/embed-sql.sh $^ > $@
+
+$(B)/fuzz_%: tests/fuzz/fuzz_%.c $(SRC)
+	@mkdir -p $(B)
+	$(CC) $(FLAGS) -Iapp/store -o $@ $^ $(LIBS)

@@ -1,0 +1,29 @@
+/* libFuzzer target: the API's JSON request bodies (registration, reading, campaign, staff). */
+#include "../../app/api/body.h"
+#include "../../app/common/err.h"
+
+#include <stdint.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const struct date today = {2026, 11, 22};
+    struct body_err err;
+    json_t *j = body_parse((const char *)data, size, &err);
+    if (!j)
+        return 0;
+    struct patient_body pb;
+    if (body_patient(j, &today, &pb, &err) == MK_OK)
+        body_patient_free(&pb);
+    const struct obs_kind *k;
+    struct obs_values v;
+    const char *note;
+    body_obs(j, &k, &v, &note, &err);
+    struct campaign_in c;
+    body_campaign(j, &c, &err);
+    struct staff_body s;
+    body_staff(j, &s, &err);
+    json_decref(j);
+    return 0;
+}

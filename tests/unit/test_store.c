@@ -1,0 +1,372 @@
+/* The store against real SQLite in a temporary directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../app/common/err.h"
+#include "../../app/common/log.h"
+#include "../../app/store/migrations.h"
+#include "../../app/store/store.h"
+
+struct fixture {
+    char dir[64];
+    struct store *st;
+    char campaign_id[64];
+};
+
+static const struct actor cli = {NULL, "cli:test"};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/mokit-unit-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    if (store_open(f->dir, &f->st) != MK_OK)
+        return -1;
+    struct campaign_in c = {.code = "T1", .name = "Test", .commune = "Tả Van",
+                            .province = "Lào Cai", .start_date = "2026-01-01"};
+    json_t *out;
+    if (store_campaign_create(f->st, &cli, &c, &out) != MK_OK)
+        return -1;
+    snprintf(f->campaign_id, sizeof f->campaign_id, "%s",
+             json_string_value(json_object_get(out, "id")));
+    json_decref(out);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char cmd[128];
+    store_close(f->st);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(f);
+    return 0;
+}
+
+static sqlite3 *raw_db(struct fixture *f)
+{
+    char path[128];
+    sqlite3 *db;
+    snprintf(path, sizeof path, "%s/%s", f->dir, STORE_DB_NAME);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    return db;
+}
+
+static long long scalar(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    long long v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static void migrations_from_empty(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(store_schema_version(f->st), migrations[migrations_count - 1].version);
+    sqlite3 *db = raw_db(f);
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+    sqlite3_finalize(s);
+    static const char *const tables[] = {"kit", "campaign", "staff", "session", "patient",
+                                         "visit", "observation", "audit", "patient_fts"};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_schema WHERE name = '%s'",
+                 tables[i]);
+        assert_int_equal(scalar(db, sql), 1);
+    }
+    assert_int_equal(scalar(db, "SELECT count(*) FROM kit"), 1);
+    sqlite3_close(db);
+
+    /* Reopening keeps the kit's identity and migrates nothing twice. */
+    char kit[40];
+    snprintf(kit, sizeof kit, "%s", store_kit_id(f->st));
+    store_close(f->st);
+    assert_int_equal(store_open(f->dir, &f->st), MK_OK);
+    assert_string_equal(store_kit_id(f->st), kit);
+}
+
+static void newer_schema_refused(void **state)
+{
+    struct fixture *f = *state;
+    store_close(f->st);
+    sqlite3 *db = raw_db(f);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_open(f->dir, &f->st), MK_ESCHEMA);
+    db = raw_db(f);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_open(f->dir, &f->st), MK_OK);
+}
+
+static json_t *reg(struct fixture *f, const char *name, int year, const char *cccd, bool confirm,
+                   int expect)
+{
+    struct patient p = {.name = name, .sex = SEX_FEMALE, .birth = {year, 0, 0}, .cccd = cccd};
+    json_t *out = NULL;
+    assert_int_equal(store_patient_register(f->st, &cli, &p, f->campaign_id, confirm, &out),
+                     expect);
+    return out;
+}
+
+static void duplicates(void **state)
+{
+    struct fixture *f = *state;
+    json_t *a = reg(f, "Nguyễn Thị Hương", 1968, "010168001234", false, MK_OK);
+    const char *code = json_string_value(json_object_get(a, "code"));
+    assert_int_equal(strlen(code), 12);
+    assert_string_equal(json_string_value(json_object_get(a, "commune")), "Tả Van");
+
+    /* Same CCCD, another name: the existing patient, nothing created. */
+    json_t *b = reg(f, "Someone Else", 1990, "010168001234", true, MK_EEXIST);
+    assert_string_equal(json_string_value(json_object_get(b, "code")), code);
+    json_decref(b);
+
+    /* Same name in NFD, birth year + 1, same commune: likely duplicate. */
+    json_t *c = reg(f, "Nguye\xcc\x82\xcc\x83n Thi\xcc\xa3 Hu\xcc\x9bo\xcc\x9bng", 1969, NULL,
+                    false, MK_ELIKELY);
+    assert_int_equal(json_array_size(c), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(c, 0), "code")), code);
+    json_decref(c);
+    /* Two years apart: not a likely duplicate. */
+    json_t *d = reg(f, "Nguyễn Thị Hương", 1970, NULL, false, MK_OK);
+    json_decref(d);
+    /* Confirmed: a second record with its own code. */
+    json_t *e = reg(f, "Nguyễn Thị Hương", 1968, NULL, true, MK_OK);
+    assert_string_not_equal(json_string_value(json_object_get(e, "code")), code);
+    json_decref(e);
+
+    sqlite3 *db = raw_db(f);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM patient"), 3);
+    /* Every creation audited, with the record after. */
+    assert_int_equal(scalar(db, "SELECT count(*) FROM audit WHERE entity = 'patient' AND "
+                                "action = 'create' AND actor = 'cli:test' AND after IS NOT NULL"),
+                     3);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    sqlite3_close(db);
+    json_decref(a);
+}
+
+static const char *match_of(json_t *results, const char *name)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(results, i, r)
+    {
+        if (strcmp(json_string_value(json_object_get(r, "name")), name) == 0)
+            return json_string_value(json_object_get(r, "match"));
+    }
+    return NULL;
+}
+
+static json_t *search(struct fixture *f, const char *q, int year)
+{
+    struct search_query sq = {q, year, NULL, 20};
+    json_t *out;
+    assert_int_equal(store_patient_search(f->st, &sq, &out), MK_OK);
+    return out;
+}
+
+static void searching(void **state)
+{
+    struct fixture *f = *state;
+    json_decref(reg(f, "Nguyễn Thị Hương", 1968, "010168001234", true, MK_OK));
+    json_decref(reg(f, "Nguyễn Thị Hoa", 1975, NULL, true, MK_OK));
+    json_decref(reg(f, "Đặng Văn Bình", 1950, NULL, true, MK_OK));
+    json_decref(reg(f, "Lê Thị Nguyễn", 1980, NULL, true, MK_OK));
+    json_t *x = reg(f, "Thào Thị Mỷ", 1962, NULL, true, MK_OK);
+
+    json_t *r = search(f, "nguyen thi h", 0);
+    assert_int_equal(json_array_size(r), 2);
+    assert_string_equal(match_of(r, "Nguyễn Thị Hương"), "prefix");
+    assert_string_equal(match_of(r, "Nguyễn Thị Hoa"), "prefix");
+    json_decref(r);
+
+    r = search(f, "NGUYỄN THỊ HƯƠNG", 0);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0), "match")),
+                        "exact");
+    json_decref(r);
+
+    r = search(f, "dang", 0);
+    assert_int_equal(json_array_size(r), 1);
+    assert_string_equal(match_of(r, "Đặng Văn Bình"), "prefix");
+    json_decref(r);
+
+    /* Ranking: names starting with "nguyen" come before a name that only contains it. */
+    r = search(f, "nguyen", 0);
+    assert_int_equal(json_array_size(r), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 2), "name")),
+                        "Lê Thị Nguyễn");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 2), "match")),
+                        "partial");
+    json_decref(r);
+
+    r = search(f, "thi huong", 0);
+    assert_string_equal(match_of(r, "Nguyễn Thị Hương"), "partial");
+    assert_null(match_of(r, "Nguyễn Thị Hoa"));
+    json_decref(r);
+
+    /* NFD query = NFC query. */
+    r = search(f, "Tha\xcc\x80o Thi\xcc\xa3", 0);
+    assert_string_equal(match_of(r, "Thào Thị Mỷ"), "prefix");
+    json_decref(r);
+
+    /* By code (typed with spaces, lower case), by CCCD, by year in the text or as a filter. */
+    char typed[32];
+    const char *code = json_string_value(json_object_get(x, "code"));
+    snprintf(typed, sizeof typed, "%.4s %.4s %.4s", code, code + 4, code + 8);
+    for (char *p = typed; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    r = search(f, typed, 0);
+    assert_string_equal(match_of(r, "Thào Thị Mỷ"), "code");
+    json_decref(r);
+    r = search(f, "010168001234", 0);
+    assert_int_equal(json_array_size(r), 1);
+    assert_string_equal(match_of(r, "Nguyễn Thị Hương"), "cccd");
+    json_decref(r);
+    r = search(f, "nguyen 1975", 0);
+    assert_int_equal(json_array_size(r), 1);
+    assert_string_equal(match_of(r, "Nguyễn Thị Hoa"), "prefix");
+    json_decref(r);
+    r = search(f, "nguyen", 1968);
+    assert_int_equal(json_array_size(r), 1);
+    json_decref(r);
+    r = search(f, "xyz", 0);
+    assert_int_equal(json_array_size(r), 0);
+    json_decref(r);
+    json_decref(x);
+}
+
+static void visits_and_readings(void **state)
+{
+    struct fixture *f = *state;
+    json_t *a = reg(f, "A Páo", 1958, NULL, true, MK_OK);
+    json_t *b = reg(f, "B Mỷ", 1960, NULL, true, MK_OK);
+    json_t *v1, *v2, *again, *obs, *full;
+    const char *ca = json_string_value(json_object_get(a, "code"));
+    assert_int_equal(store_visit_create(f->st, &cli, ca, f->campaign_id, &v1), MK_OK);
+    assert_int_equal(json_integer_value(json_object_get(v1, "queue_number")), 1);
+    assert_int_equal(store_visit_create(f->st, &cli, json_string_value(json_object_get(b, "code")),
+                                        f->campaign_id, &v2),
+                     MK_OK);
+    assert_int_equal(json_integer_value(json_object_get(v2, "queue_number")), 2);
+    /* Scanned again the same day: the same visit and number. */
+    assert_int_equal(store_visit_create(f->st, &cli, ca, f->campaign_id, &again), MK_EEXIST);
+    assert_string_equal(json_string_value(json_object_get(again, "id")),
+                        json_string_value(json_object_get(v1, "id")));
+    assert_int_equal(store_visit_create(f->st, &cli, "000000000001", f->campaign_id, &again),
+                     MK_ENOTFOUND);
+
+    const char *vid = json_string_value(json_object_get(v1, "id"));
+    struct obs_values v = {{152, 96, 0}, {1, 1, 0}};
+    assert_int_equal(store_obs_add(f->st, &cli, vid, obs_kind_find("bp"), &v, "manual", NULL,
+                                   "left arm", &obs),
+                     MK_OK);
+    assert_true(json_real_value(json_object_get(json_object_get(obs, "values"), "systolic")) ==
+                152);
+    assert_null(json_object_get(json_object_get(obs, "values"), "mean"));
+    assert_string_equal(json_string_value(json_object_get(obs, "unit")), "mm[Hg]");
+    json_decref(obs);
+    assert_int_equal(store_obs_add(f->st, &cli, "no-such-visit", obs_kind_find("bp"), &v,
+                                   "manual", NULL, NULL, &obs),
+                     MK_ENOTFOUND);
+    assert_int_equal(store_visit_get(f->st, vid, &full), MK_OK);
+    assert_int_equal(json_array_size(json_object_get(full, "observations")), 1);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(full, "patient"), "code")), ca);
+    json_decref(full);
+    json_decref(again);
+    json_decref(v1);
+    json_decref(v2);
+    json_decref(a);
+    json_decref(b);
+}
+
+static void staff_and_sessions(void **state)
+{
+    struct fixture *f = *state;
+    json_t *s, *who;
+    char token[65];
+    assert_int_equal(store_staff_add(f->st, &cli, "Lan", "registrar", NULL, "1234", &s), MK_OK);
+    const char *id = json_string_value(json_object_get(s, "id"));
+    assert_int_equal(store_staff_add(f->st, &cli, "Hoa", "nurse", NULL, "1234", &who), MK_EEXIST);
+    assert_int_equal(store_staff_add(f->st, &cli, "Hoa", "janitor", NULL, "5678", &who), MK_EINVAL);
+    assert_int_equal(store_staff_add(f->st, &cli, "Hoa", "nurse", NULL, "12a4", &who), MK_EINVAL);
+    assert_int_equal(store_staff_login(f->st, "1235", NULL, &who), MK_EAUTH);
+    assert_int_equal(store_staff_login(f->st, "1234", NULL, &who), MK_OK);
+    assert_string_equal(json_string_value(json_object_get(who, "role")), "registrar");
+    json_decref(who);
+    assert_int_equal(store_session_create(f->st, id, 60, token), MK_OK);
+    assert_int_equal(strlen(token), 64);
+    assert_int_equal(store_session_get(f->st, token, &who), MK_OK);
+    assert_string_equal(json_string_value(json_object_get(who, "id")), id);
+    json_decref(who);
+    /* Only the hash is stored; the token itself appears nowhere in the database. */
+    sqlite3 *db = raw_db(f);
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM session WHERE token_hash = '%s'", token);
+    assert_int_equal(scalar(db, sql), 0);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM staff WHERE pin_hash LIKE '$argon2id$%'"),
+                     1);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM audit WHERE entity = 'staff' AND "
+                                "after LIKE '%argon2%'"),
+                     0);
+    sqlite3_close(db);
+    assert_int_equal(store_session_delete(f->st, token), MK_OK);
+    assert_int_equal(store_session_get(f->st, token, &who), MK_EAUTH);
+    json_decref(s);
+}
+
+static void bulk_is_all_or_nothing(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(store_tx_begin(f->st), MK_OK);
+    json_decref(reg(f, "Bulk One", 1950, "111111111111", true, MK_OK));
+    json_decref(reg(f, "Bulk Two", 1951, "111111111111", true, MK_EEXIST)); /* savepoint only */
+    json_decref(reg(f, "Bulk Three", 1952, NULL, true, MK_OK));
+    assert_int_equal(store_tx_end(f->st, false), MK_OK);
+    sqlite3 *db = raw_db(f);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM patient"), 0);
+    sqlite3_close(db);
+    assert_int_equal(store_tx_begin(f->st), MK_OK);
+    json_decref(reg(f, "Bulk One", 1950, NULL, true, MK_OK));
+    json_decref(reg(f, "Bulk Three", 1952, NULL, true, MK_OK));
+    assert_int_equal(store_tx_end(f->st, true), MK_OK);
+    db = raw_db(f);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM patient"), 2);
+    sqlite3_close(db);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(migrations_from_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(newer_schema_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(duplicates, setup, teardown),
+        cmocka_unit_test_setup_teardown(searching, setup, teardown),
+        cmocka_unit_test_setup_teardown(visits_and_readings, setup, teardown),
+        cmocka_unit_test_setup_teardown(staff_and_sessions, setup, teardown),
+        cmocka_unit_test_setup_teardown(bulk_is_all_or_nothing, setup, teardown),
+    };
+    log_threshold = LOG_WARN; /* migrations and new kits are expected here */
+    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
