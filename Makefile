@@ -114,8 +114,10 @@ fuzz:
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h')
 format:
+	@images/deps.sh lint
 	clang-format -i $(FORMAT_FILES)
 format-check:
+	@images/deps.sh lint
 	clang-format --dry-run -Werror $(FORMAT_FILES)
 
 clean:

@@ -125,8 +125,7 @@ static void print_patient_line(json_t *p)
         code_format(code, grouped);
     json_t *bd = json_object_get(p, "birth_date");
     printf("%s  %-28s %-6s %-10s %s / %s", grouped, str(p, "name"), str(p, "sex"),
-           json_is_string(bd) ? json_string_value(bd) : "",
-           str(p, "commune"), str(p, "village"));
+           json_is_string(bd) ? json_string_value(bd) : "", str(p, "commune"), str(p, "village"));
     if (!json_is_string(bd))
         printf("  (born %lld)", (long long)json_integer_value(json_object_get(p, "birth_year")));
     if (json_object_get(p, "match"))
@@ -161,11 +160,10 @@ static int cmd_campaign(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (strcmp(argv[2], "create") == 0) {
-        struct campaign_in c = {opt_get(o, n, "code"),     opt_get(o, n, "name"),
-                                opt_get(o, n, "province"), opt_get(o, n, "district"),
-                                opt_get(o, n, "commune"),  opt_get(o, n, "village"),
-                                opt_get(o, n, "start"),    opt_get(o, n, "end"),
-                                opt_get(o, n, "hospital")};
+        struct campaign_in c = {
+            opt_get(o, n, "code"),     opt_get(o, n, "name"),    opt_get(o, n, "province"),
+            opt_get(o, n, "district"), opt_get(o, n, "commune"), opt_get(o, n, "village"),
+            opt_get(o, n, "start"),    opt_get(o, n, "end"),     opt_get(o, n, "hospital")};
         if (!c.code || !c.name) {
             fputs(help, stderr);
             return EXIT_USAGE;
@@ -331,10 +329,9 @@ static int patient_register(int argc, char **argv)
     }
     /* The same checks as the API: build the request body and let body.c judge it. */
     json_t *body = json_object();
-    static const char *const keys[] = {"name",     "sex",      "birth",   "cccd",
-                                       "bhyt",     "ethnicity", "phone",  "province",
-                                       "district", "commune",  "village", "address",
-                                       "campaign"};
+    static const char *const keys[] = {"name",      "sex",     "birth",    "cccd",     "bhyt",
+                                       "ethnicity", "phone",   "province", "district", "commune",
+                                       "village",   "address", "campaign"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         const char *v = opt_get(o, n, keys[i]);
         if (v)
@@ -350,8 +347,8 @@ static int patient_register(int argc, char **argv)
     util_today(day);
     date_parse(day, &today);
     if (body_patient(body, &today, &b, &err) != MK_OK) {
-        fprintf(stderr, "mokit: %s%s%s\n", err.field ? err.field : "",
-                err.field ? ": " : "", err.message);
+        fprintf(stderr, "mokit: %s%s%s\n", err.field ? err.field : "", err.field ? ": " : "",
+                err.message);
         json_decref(body);
         return EXIT_INVALID;
     }
@@ -359,8 +356,8 @@ static int patient_register(int argc, char **argv)
     json_t *camp = NULL, *out = NULL;
     if ((rc = open_store(&st)) != 0)
         goto done;
-    int src = b.campaign ? store_campaign_get(st, b.campaign, &camp)
-                         : store_campaign_current(st, &camp);
+    int src =
+        b.campaign ? store_campaign_get(st, b.campaign, &camp) : store_campaign_current(st, &camp);
     if (src == MK_ENOTFOUND) {
         fprintf(stderr, "mokit: %s\n",
                 b.campaign ? "no such campaign"
@@ -372,9 +369,8 @@ static int patient_register(int argc, char **argv)
         rc = fail_rc(src, "campaign");
         goto close;
     }
-    src = store_patient_register(st, &cli_actor, &b.p,
-                                 json_string_value(json_object_get(camp, "id")), b.confirm_new,
-                                 &out);
+    src = store_patient_register(
+        st, &cli_actor, &b.p, json_string_value(json_object_get(camp, "id")), b.confirm_new, &out);
     rc = 0;
     if (src == MK_OK) {
         if (json_output)
@@ -435,7 +431,8 @@ static int patient_find(int argc, char **argv)
         q.birth_year = atoi(y);
     if (l)
         q.limit = atoi(l);
-    if ((y && (q.birth_year < 1900 || q.birth_year > 2100)) || (l && (q.limit < 1 || q.limit > 100))) {
+    if ((y && (q.birth_year < 1900 || q.birth_year > 2100)) ||
+        (l && (q.limit < 1 || q.limit > 100))) {
         fprintf(stderr, "mokit: --birth-year must be 1900-2100 and --limit 1-100\n");
         return EXIT_INVALID;
     }
@@ -510,11 +507,10 @@ static int patient_show(int argc, char **argv)
     if (json_output) {
         print_json(p);
     } else {
-        static const char *const keys[] = {"code_display", "name", "sex", "birth_date",
-                                           "birth_year", "ethnicity_name", "province",
-                                           "district", "commune", "village", "address",
-                                           "cccd", "bhyt", "phone", "consent_at",
-                                           "campaign", "created_at"};
+        static const char *const keys[] = {
+            "code_display", "name",     "sex",        "birth_date", "birth_year", "ethnicity_name",
+            "province",     "district", "commune",    "village",    "address",    "cccd",
+            "bhyt",         "phone",    "consent_at", "campaign",   "created_at"};
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
             json_t *v = json_object_get(p, keys[i]);
             if (json_is_string(v))
@@ -549,10 +545,9 @@ static int cmd_patient(int argc, char **argv)
 
 static int cmd_id(int argc, char **argv)
 {
-    static const char help[] =
-        "usage: mokit id parse-cccd 'QR TEXT'\n"
-        "Parses the QR text of a chip citizen ID card (CCCD):\n"
-        "ID|old ID|name|birth DDMMYYYY|sex|address|issue date DDMMYYYY\n";
+    static const char help[] = "usage: mokit id parse-cccd 'QR TEXT'\n"
+                               "Parses the QR text of a chip citizen ID card (CCCD):\n"
+                               "ID|old ID|name|birth DDMMYYYY|sex|address|issue date DDMMYYYY\n";
     if (wants_help(argc, argv, 2)) {
         fputs(help, stdout);
         return 0;
@@ -573,8 +568,8 @@ static int cmd_id(int argc, char **argv)
     date_format(&c.birth, birth);
     date_format(&c.issued, issued);
     json_t *o = json_pack("{s:s, s:s?, s:s, s:s, s:s, s:s, s:s}", "id", c.id, "old_id",
-                          c.old_id[0] ? c.old_id : NULL, "name", c.name, "birth_date", birth,
-                          "sex", sex_name(c.sex), "address", c.address, "issue_date", issued);
+                          c.old_id[0] ? c.old_id : NULL, "name", c.name, "birth_date", birth, "sex",
+                          sex_name(c.sex), "address", c.address, "issue_date", issued);
     if (json_output) {
         print_json(o);
     } else {

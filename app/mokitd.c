@@ -149,8 +149,8 @@ static int parse_args(struct config *cfg, int argc, char **argv)
             printf("mokitd %s\n", MOKIT_VERSION);
             exit(0);
         }
-        const struct option_def *o = strncmp(argv[i], "--", 2) == 0 ? find_option(argv[i] + 2)
-                                                                    : NULL;
+        const struct option_def *o =
+            strncmp(argv[i], "--", 2) == 0 ? find_option(argv[i] + 2) : NULL;
         if (!o) {
             fprintf(stderr, "mokitd: unknown option %s\n", argv[i]);
             return -1;

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a mokit task needs, or says the one command that would.
-# Usage: images/deps.sh build|test|cross|fuzz [...]
+# Usage: images/deps.sh build|test|cross|fuzz|lint [...]
 #   build  compile and run mokitd/mokit        test   the suite (unit, API, crash)
 #   cross  arm64 build + qemu for its tests    fuzz   clang + libFuzzer
+#   lint   clang-format
 # As root it runs apt-get; otherwise it prints the `sudo apt-get install ...` line and exits 1.
 set -eu
 
 build_pkgs="gcc make pkg-config libsqlite3-dev libmicrohttpd-dev libjansson-dev libsodium-dev libutf8proc-dev"
 test_pkgs="$build_pkgs libcmocka-dev python3 sqlite3 procps"
 fuzz_pkgs="clang libclang-rt-14-dev"
+lint_pkgs="clang-format git"
 cross_libs="libsqlite3-dev libmicrohttpd-dev libjansson-dev libsodium-dev libutf8proc-dev libcmocka-dev"
 cross_pkgs="gcc-aarch64-linux-gnu qemu-user-static"
 for p in $cross_libs; do cross_pkgs="$cross_pkgs $p:arm64"; done
@@ -19,8 +21,9 @@ for profile in "$@"; do
     build) want="$want $build_pkgs" ;;
     test) want="$want $test_pkgs" ;;
     fuzz) want="$want $fuzz_pkgs" ;;
+    lint) want="$want $lint_pkgs" ;;
     cross) want="$want $cross_pkgs" ;;
-    *) echo "deps.sh: unknown profile '$profile' (build|test|cross|fuzz)" >&2; exit 1 ;;
+    *) echo "deps.sh: unknown profile '$profile' (build|test|cross|fuzz|lint)" >&2; exit 1 ;;
     esac
 done
 

@@ -19,8 +19,8 @@
 #include <sys/socket.h>
 
 #define LOGIN_FREE_FAILURES 5
-#define LOGIN_MAX_WAIT 300.0
-#define ATTEMPT_SLOTS 256
+#define LOGIN_MAX_WAIT      300.0
+#define ATTEMPT_SLOTS       256
 
 struct attempt {
     char addr[INET6_ADDRSTRLEN];
@@ -137,13 +137,15 @@ static enum MHD_Result send_body_error(struct MHD_Connection *conn, const struct
 static enum MHD_Result send_store_error(struct MHD_Connection *conn, int rc)
 {
     switch (rc) {
-    case MK_ENOTFOUND: return send_error(conn, 404, "not_found", "no such record");
+    case MK_ENOTFOUND:
+        return send_error(conn, 404, "not_found", "no such record");
     case MK_ENOSPC:
         return send_error(conn, 507, "storage_full",
                           "the kit's disk is full; nothing was written. Free space and retry");
     case MK_EBUSY:
         return send_error(conn, 503, "busy", "the database is busy; retry in a moment");
-    case MK_EINVAL: return send_error(conn, 400, "invalid", mk_strerror(rc));
+    case MK_EINVAL:
+        return send_error(conn, 400, "invalid", mk_strerror(rc));
     default:
         LOG(LOG_ERROR, "request failed: %s", mk_strerror(rc));
         return send_error(conn, 500, "internal", mk_strerror(rc));
@@ -236,8 +238,8 @@ static enum MHD_Result login(struct ctx *c, json_t *obj)
     t->last = now;
     if (now < t->next_ok) {
         snprintf(retry, sizeof retry, "%d", (int)ceil(t->next_ok - now));
-        json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "too_many_attempts",
-                                 "message", "too many wrong PINs: wait and try again");
+        json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "too_many_attempts", "message",
+                                 "too many wrong PINs: wait and try again");
         char *text = json_dumps(body, JSON_COMPACT);
         json_decref(body);
         if (!text)
@@ -315,11 +317,21 @@ static void html_escaped(char *buf, size_t size, const char *s)
     for (; s && *s && n + 7 < size; s++) {
         const char *rep = NULL;
         switch (*s) {
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '&': rep = "&amp;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&#39;";
+            break;
         }
         if (rep) {
             strcpy(buf + n, rep);
@@ -375,8 +387,7 @@ static enum MHD_Result status_page(struct ctx *c)
     return send_text(c->conn, 200, html, "text/html; charset=utf-8", NULL);
 }
 
-static int current_campaign_id(struct ctx *c, const char *code, char out[64],
-                               enum MHD_Result *ret)
+static int current_campaign_id(struct ctx *c, const char *code, char out[64], enum MHD_Result *ret)
 {
     json_t *camp;
     int rc = code ? store_campaign_get(c->api->st, code, &camp)
@@ -428,7 +439,8 @@ static enum MHD_Result patients_post(struct ctx *c, json_t *obj)
                                 "a patient with the same name, birth year and commune exists: "
                                 "check the candidates, or send again with confirm_new",
                                 NULL, "candidates", out);
-    default: return send_store_error(c->conn, rc);
+    default:
+        return send_store_error(c->conn, rc);
     }
 }
 
@@ -468,17 +480,16 @@ static enum MHD_Result patients_search(struct ctx *c)
     json_t *res;
     int rc = store_patient_search(c->api->st, &q, &res);
     if (rc == MK_EINVAL)
-        return send_error_extra(c->conn, 400, "invalid", "the query is not valid UTF-8 text",
-                                "q", NULL, NULL);
+        return send_error_extra(c->conn, 400, "invalid", "the query is not valid UTF-8 text", "q",
+                                NULL, NULL);
     if (rc != MK_OK)
         return send_store_error(c->conn, rc);
-    return send_json(c->conn, 200,
-                     json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(res), "results",
-                               res));
+    return send_json(
+        c->conn, 200,
+        json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(res), "results", res));
 }
 
-static int parse_code(struct ctx *c, const char *raw, char code[CODE_LEN + 1],
-                      enum MHD_Result *ret)
+static int parse_code(struct ctx *c, const char *raw, char code[CODE_LEN + 1], enum MHD_Result *ret)
 {
     int rc = code_parse(raw, code);
     if (rc == MK_OK)
@@ -567,8 +578,8 @@ static enum MHD_Result cccd_post(struct ctx *c, json_t *obj)
     if (body_opt_string(obj, "text", &text, &err) != MK_OK)
         return send_body_error(c->conn, &err);
     if (!text)
-        return send_error_extra(c->conn, 400, "invalid", "text (the QR text) is required",
-                                "text", NULL, NULL);
+        return send_error_extra(c->conn, 400, "invalid", "text (the QR text) is required", "text",
+                                NULL, NULL);
     int rc = cccd_parse(text, strlen(text), &card, msg, sizeof msg);
     if (rc == MK_ENOMEM)
         return send_store_error(c->conn, rc);
@@ -576,10 +587,10 @@ static enum MHD_Result cccd_post(struct ctx *c, json_t *obj)
         return send_error_extra(c->conn, 400, "invalid", msg, "text", NULL, NULL);
     date_format(&card.birth, birth);
     date_format(&card.issued, issued);
-    json_t *out = json_pack("{s:s, s:s?, s:s, s:s, s:s, s:s, s:s}", "id", card.id, "old_id",
-                            card.old_id[0] ? card.old_id : NULL, "name", card.name, "birth_date",
-                            birth, "sex", sex_name(card.sex), "address", card.address,
-                            "issue_date", issued);
+    json_t *out =
+        json_pack("{s:s, s:s?, s:s, s:s, s:s, s:s, s:s}", "id", card.id, "old_id",
+                  card.old_id[0] ? card.old_id : NULL, "name", card.name, "birth_date", birth,
+                  "sex", sex_name(card.sex), "address", card.address, "issue_date", issued);
     cccd_free(&card);
     return send_json(c->conn, 200, out);
 }
@@ -623,8 +634,8 @@ static enum MHD_Result staff_post(struct ctx *c, json_t *obj)
     int rc = store_staff_add(c->api->st, &c->actor, s.name, s.role, s.specialty, s.pin, &out);
     if (rc == MK_EEXIST)
         return send_error_extra(c->conn, 409, "pin_taken",
-                                "another active staff member has this PIN: choose another",
-                                "pin", NULL, NULL);
+                                "another active staff member has this PIN: choose another", "pin",
+                                NULL, NULL);
     if (rc != MK_OK)
         return send_store_error(c->conn, rc);
     return send_json(c->conn, 201, out);
@@ -661,25 +672,25 @@ static int need_body(struct ctx *c, json_t **obj, enum MHD_Result *ret)
     return 0;
 }
 
-#define REQUIRE(c, perms)                                                                          \
-    do {                                                                                           \
-        enum MHD_Result r_;                                                                        \
-        if (require((c), (perms), &r_) != 0)                                                       \
-            return r_;                                                                             \
+#define REQUIRE(c, perms)                    \
+    do {                                     \
+        enum MHD_Result r_;                  \
+        if (require((c), (perms), &r_) != 0) \
+            return r_;                       \
     } while (0)
 
-#define BODY(c, obj)                                                                               \
-    do {                                                                                           \
-        enum MHD_Result r_;                                                                        \
-        if (need_body((c), &(obj), &r_) != 0)                                                      \
-            return r_;                                                                             \
+#define BODY(c, obj)                          \
+    do {                                      \
+        enum MHD_Result r_;                   \
+        if (need_body((c), &(obj), &r_) != 0) \
+            return r_;                        \
     } while (0)
 
 /* Paths and the methods they take, for 404 versus 405. */
 static bool known_path(const struct ctx *c)
 {
-    static const char *const one[] = {"health", "status", "login", "logout", "me",
-                                      "campaigns", "staff", "patients", "visits"};
+    static const char *const one[] = {"health",    "status", "login",    "logout", "me",
+                                      "campaigns", "staff",  "patients", "visits"};
     if (c->nseg == 1) {
         for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
             if (strcmp(c->seg[0], one[i]) == 0)
@@ -944,13 +955,11 @@ int api_start(const struct api_config *cfg, struct store *st, struct api **out)
     uint16_t port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                    : ((struct sockaddr_in *)&ss)->sin_port);
     a->mhd = MHD_start_daemon(flags, port, NULL, NULL, handle, a, MHD_OPTION_EXTERNAL_LOGGER,
-                              mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss,
-                              MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                              mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_NOTIFY_COMPLETED,
+                              completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)200, MHD_OPTION_END);
     if (!a->mhd) {
-        LOG(LOG_ERROR, "cannot listen on %s (address in use, or not this machine's?)",
-            cfg->listen);
+        LOG(LOG_ERROR, "cannot listen on %s (address in use, or not this machine's?)", cfg->listen);
         free(a);
         return MK_EIO;
     }

@@ -152,8 +152,7 @@ int body_patient(json_t *obj, const struct date *today, struct patient_body *out
             goto bad;
         }
         p->birth = (struct date){(int)y, 0, 0};
-    } else if (!json_is_string(birth) ||
-               date_parse(json_string_value(birth), &p->birth) != MK_OK) {
+    } else if (!json_is_string(birth) || date_parse(json_string_value(birth), &p->birth) != MK_OK) {
         fail(err, "invalid", "birth", "birth must be \"YYYY\" or a real date \"YYYY-MM-DD\"");
         goto bad;
     }
@@ -220,8 +219,8 @@ int body_obs(json_t *obj, const struct obs_kind **kind, struct obs_values *v, co
                 if (strcmp(k->comp[i], key) == 0)
                     break;
             if (i == k->ncomp)
-                return fail(err, "invalid", "values", "%s has no value named \"%.40s\"",
-                            k->code, key);
+                return fail(err, "invalid", "values", "%s has no value named \"%.40s\"", k->code,
+                            key);
             if (number(val, k->comp[i], &v->v[i], err) != MK_OK)
                 return MK_EINVAL;
             v->present[i] = 1;

@@ -12,8 +12,8 @@ int log_level_parse(const char *name, enum log_level *out);
 void log_write(enum log_level level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-#define LOG(level, ...)                                                                            \
-    do {                                                                                           \
-        if ((level) <= log_threshold)                                                              \
-            log_write((level), __FILE__, __LINE__, __VA_ARGS__);                                   \
+#define LOG(level, ...)                                          \
+    do {                                                         \
+        if ((level) <= log_threshold)                            \
+            log_write((level), __FILE__, __LINE__, __VA_ARGS__); \
     } while (0)

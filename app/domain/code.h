@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CODE_LEN 12
+#define CODE_LEN      12
 #define CODE_BODY_LEN 11
 /* Random bytes that code_from_random() wants; rejection sampling uses about 11.2 on average. */
 #define CODE_RANDOM_BYTES 32

@@ -8,9 +8,9 @@
 #define OBS_MAX_COMPONENTS 3
 
 struct obs_kind {
-    const char *code;  /* stable name: "bp", "pulse", "spo2", ... */
-    const char *unit;  /* UCUM */
-    int ncomp;         /* number of values */
+    const char *code;                     /* stable name: "bp", "pulse", "spo2", ... */
+    const char *unit;                     /* UCUM */
+    int ncomp;                            /* number of values */
     const char *comp[OBS_MAX_COMPONENTS]; /* value names; the first is required */
     double min[OBS_MAX_COMPONENTS], max[OBS_MAX_COMPONENTS];
 };

@@ -11,41 +11,68 @@
 
 /* Codes and names from the GSO list of ethnic groups (Quyết định 121-TCTK/PPCĐ, 1979). */
 const struct ethnic_group ethnic_groups[54] = {
-    {"01", "Kinh", "kinh"},          {"02", "Tày", "tay"},
-    {"03", "Thái", "thai"},          {"04", "Hoa", "hoa"},
-    {"05", "Khơ Me", "kho me"},      {"06", "Mường", "muong"},
-    {"07", "Nùng", "nung"},          {"08", "H'Mông", "h mong"},
-    {"09", "Dao", "dao"},            {"10", "Gia Rai", "gia rai"},
-    {"11", "Ngái", "ngai"},          {"12", "Ê Đê", "e de"},
-    {"13", "Ba Na", "ba na"},        {"14", "Xơ Đăng", "xo dang"},
-    {"15", "Sán Chay", "san chay"},  {"16", "Cơ Ho", "co ho"},
-    {"17", "Chăm", "cham"},          {"18", "Sán Dìu", "san diu"},
-    {"19", "Hrê", "hre"},            {"20", "Mnông", "mnong"},
-    {"21", "Ra Glai", "ra glai"},    {"22", "Xtiêng", "xtieng"},
-    {"23", "Bru Vân Kiều", "bru van kieu"}, {"24", "Thổ", "tho"},
-    {"25", "Giáy", "giay"},          {"26", "Cơ Tu", "co tu"},
-    {"27", "Gié Triêng", "gie trieng"}, {"28", "Mạ", "ma"},
-    {"29", "Khơ Mú", "kho mu"},      {"30", "Co", "co"},
-    {"31", "Tà Ôi", "ta oi"},        {"32", "Chơ Ro", "cho ro"},
-    {"33", "Kháng", "khang"},        {"34", "Xinh Mun", "xinh mun"},
-    {"35", "Hà Nhì", "ha nhi"},      {"36", "Chu Ru", "chu ru"},
-    {"37", "Lào", "lao"},            {"38", "La Chí", "la chi"},
-    {"39", "La Ha", "la ha"},        {"40", "Phù Lá", "phu la"},
-    {"41", "La Hủ", "la hu"},        {"42", "Lự", "lu"},
-    {"43", "Lô Lô", "lo lo"},        {"44", "Chứt", "chut"},
-    {"45", "Mảng", "mang"},          {"46", "Pà Thẻn", "pa then"},
-    {"47", "Cờ Lao", "co lao"},      {"48", "Cống", "cong"},
-    {"49", "Bố Y", "bo y"},          {"50", "Si La", "si la"},
-    {"51", "Pu Péo", "pu peo"},      {"52", "Brâu", "brau"},
-    {"53", "Ơ Đu", "o du"},          {"54", "Rơ Măm", "ro mam"},
+    {"01", "Kinh", "kinh"},
+    {"02", "Tày", "tay"},
+    {"03", "Thái", "thai"},
+    {"04", "Hoa", "hoa"},
+    {"05", "Khơ Me", "kho me"},
+    {"06", "Mường", "muong"},
+    {"07", "Nùng", "nung"},
+    {"08", "H'Mông", "h mong"},
+    {"09", "Dao", "dao"},
+    {"10", "Gia Rai", "gia rai"},
+    {"11", "Ngái", "ngai"},
+    {"12", "Ê Đê", "e de"},
+    {"13", "Ba Na", "ba na"},
+    {"14", "Xơ Đăng", "xo dang"},
+    {"15", "Sán Chay", "san chay"},
+    {"16", "Cơ Ho", "co ho"},
+    {"17", "Chăm", "cham"},
+    {"18", "Sán Dìu", "san diu"},
+    {"19", "Hrê", "hre"},
+    {"20", "Mnông", "mnong"},
+    {"21", "Ra Glai", "ra glai"},
+    {"22", "Xtiêng", "xtieng"},
+    {"23", "Bru Vân Kiều", "bru van kieu"},
+    {"24", "Thổ", "tho"},
+    {"25", "Giáy", "giay"},
+    {"26", "Cơ Tu", "co tu"},
+    {"27", "Gié Triêng", "gie trieng"},
+    {"28", "Mạ", "ma"},
+    {"29", "Khơ Mú", "kho mu"},
+    {"30", "Co", "co"},
+    {"31", "Tà Ôi", "ta oi"},
+    {"32", "Chơ Ro", "cho ro"},
+    {"33", "Kháng", "khang"},
+    {"34", "Xinh Mun", "xinh mun"},
+    {"35", "Hà Nhì", "ha nhi"},
+    {"36", "Chu Ru", "chu ru"},
+    {"37", "Lào", "lao"},
+    {"38", "La Chí", "la chi"},
+    {"39", "La Ha", "la ha"},
+    {"40", "Phù Lá", "phu la"},
+    {"41", "La Hủ", "la hu"},
+    {"42", "Lự", "lu"},
+    {"43", "Lô Lô", "lo lo"},
+    {"44", "Chứt", "chut"},
+    {"45", "Mảng", "mang"},
+    {"46", "Pà Thẻn", "pa then"},
+    {"47", "Cờ Lao", "co lao"},
+    {"48", "Cống", "cong"},
+    {"49", "Bố Y", "bo y"},
+    {"50", "Si La", "si la"},
+    {"51", "Pu Péo", "pu peo"},
+    {"52", "Brâu", "brau"},
+    {"53", "Ơ Đu", "o du"},
+    {"54", "Rơ Măm", "ro mam"},
 };
 
 /* Other spellings in common use, folded, with spaces removed. */
 static const struct {
     const char *alias, *code;
 } ethnic_aliases[] = {
-    {"mong", "08"}, {"hmong", "08"}, {"meo", "08"}, {"khmer", "05"}, {"ede", "12"},
-    {"jrai", "10"}, {"bahnar", "13"}, {"sedang", "14"}, {"kmu", "29"}, {"vankieu", "23"},
+    {"mong", "08"}, {"hmong", "08"},  {"meo", "08"},    {"khmer", "05"}, {"ede", "12"},
+    {"jrai", "10"}, {"bahnar", "13"}, {"sedang", "14"}, {"kmu", "29"},   {"vankieu", "23"},
 };
 
 static void squeeze(char *s)
@@ -149,8 +176,7 @@ static bool phone_valid(const char *s)
 }
 
 __attribute__((format(printf, 5, 6))) static int bad(const char **field, const char *name,
-                                                     char *msg, size_t msglen, const char *fmt,
-                                                     ...)
+                                                     char *msg, size_t msglen, const char *fmt, ...)
 {
     va_list ap;
     *field = name;

@@ -31,7 +31,7 @@ const struct ethnic_group *ethnic_find(const char *s);
 struct patient {
     const char *name;
     enum sex sex;
-    struct date birth; /* month = day = 0 when only the year is known */
+    struct date birth;     /* month = day = 0 when only the year is known */
     const char *ethnicity; /* group code "01".."54" */
     const char *province, *district, *commune, *village, *address;
     const char *cccd;  /* 12 digits */

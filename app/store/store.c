@@ -19,15 +19,21 @@ int store_err(struct store *st, int rc, const char *what)
         return MK_OK;
     LOG(LOG_ERROR, "%s: %s (%s)", what, sqlite3_errmsg(st->db), sqlite3_errstr(rc));
     switch (primary) {
-    case SQLITE_FULL: return MK_ENOSPC;
+    case SQLITE_FULL:
+        return MK_ENOSPC;
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return MK_EBUSY;
-    case SQLITE_NOMEM: return MK_ENOMEM;
-    case SQLITE_CONSTRAINT: return MK_EINVAL;
+    case SQLITE_LOCKED:
+        return MK_EBUSY;
+    case SQLITE_NOMEM:
+        return MK_ENOMEM;
+    case SQLITE_CONSTRAINT:
+        return MK_EINVAL;
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
-    case SQLITE_READONLY: return MK_EIO;
-    default: return MK_EDB;
+    case SQLITE_READONLY:
+        return MK_EIO;
+    default:
+        return MK_EDB;
     }
 }
 
@@ -136,10 +142,18 @@ json_t *store_row_json(sqlite3_stmt *s)
     for (int i = 0; i < n; i++) {
         json_t *v;
         switch (sqlite3_column_type(s, i)) {
-        case SQLITE_INTEGER: v = json_integer(sqlite3_column_int64(s, i)); break;
-        case SQLITE_FLOAT: v = json_real(sqlite3_column_double(s, i)); break;
-        case SQLITE_TEXT: v = json_string((const char *)sqlite3_column_text(s, i)); break;
-        default: v = json_null(); break;
+        case SQLITE_INTEGER:
+            v = json_integer(sqlite3_column_int64(s, i));
+            break;
+        case SQLITE_FLOAT:
+            v = json_real(sqlite3_column_double(s, i));
+            break;
+        case SQLITE_TEXT:
+            v = json_string((const char *)sqlite3_column_text(s, i));
+            break;
+        default:
+            v = json_null();
+            break;
         }
         if (!v || json_object_set_new(o, sqlite3_column_name(s, i), v) != 0) {
             json_decref(o);

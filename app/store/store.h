@@ -62,8 +62,7 @@ int store_staff_login(struct store *st, const char *pin, const char *staff_id, j
 bool store_pin_valid(const char *pin);
 
 /* Sessions: token is 64 hex characters; only its hash is stored. */
-int store_session_create(struct store *st, const char *staff_id, int ttl_seconds,
-                         char token[65]);
+int store_session_create(struct store *st, const char *staff_id, int ttl_seconds, char token[65]);
 /* MK_EAUTH for an unknown or expired token. */
 int store_session_get(struct store *st, const char *token, json_t **staff);
 int store_session_delete(struct store *st, const char *token);

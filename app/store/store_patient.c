@@ -12,13 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PATIENT_COLS                                                                               \
-    "SELECT p.id, p.code, p.name, p.sex, p.birth_date, p.birth_year, p.ethnicity, p.province, "   \
-    "p.district, p.commune, p.village, p.address, p.cccd, p.bhyt, p.phone, p.consent_at, "        \
-    "p.consent_by, c.code AS campaign, p.created_at, p.created_by "                               \
+#define PATIENT_COLS                                                                            \
+    "SELECT p.id, p.code, p.name, p.sex, p.birth_date, p.birth_year, p.ethnicity, p.province, " \
+    "p.district, p.commune, p.village, p.address, p.cccd, p.bhyt, p.phone, p.consent_at, "      \
+    "p.consent_by, c.code AS campaign, p.created_at, p.created_by "                             \
     "FROM patient p LEFT JOIN campaign c ON c.id = p.campaign_id "
 
-#define SUMMARY_COLS                                                                               \
+#define SUMMARY_COLS \
     "SELECT p.id, p.code, p.name, p.sex, p.birth_date, p.birth_year, p.commune, p.village "
 
 /* Adds "ethnicity_name" beside the GSO code and the grouped "code_display". */
@@ -209,8 +209,8 @@ int store_patient_register(struct store *st, const struct actor *a, const struct
     util_uuid7(id);
     util_now_iso(now);
     date_format(&p->birth, birth);
-    const struct ethnic_group *eg = p->ethnicity && p->ethnicity[0] ? ethnic_find(p->ethnicity)
-                                                                    : NULL;
+    const struct ethnic_group *eg =
+        p->ethnicity && p->ethnicity[0] ? ethnic_find(p->ethnicity) : NULL;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, code, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, p->name, -1, SQLITE_TRANSIENT);
@@ -411,15 +411,16 @@ int store_patient_search(struct store *st, const struct search_query *q, json_t 
     upper[nlen] = '\xff'; /* above every UTF-8 continuation: the end of the prefix range */
     upper[nlen + 1] = '\0';
 
-    sqlite3_stmt *exact = store_stmt(st, SUMMARY_COLS "FROM patient p WHERE p.name_fold = ?1" FILTERS
-                                                      "ORDER BY p.pid DESC LIMIT ?4");
+    sqlite3_stmt *exact =
+        store_stmt(st, SUMMARY_COLS "FROM patient p WHERE p.name_fold = ?1" FILTERS
+                                    "ORDER BY p.pid DESC LIMIT ?4");
     sqlite3_stmt *prefix = store_stmt(st, SUMMARY_COLS "FROM patient p WHERE p.name_fold > ?1 "
                                                        "AND p.name_fold < ?5" FILTERS
                                                        "ORDER BY p.name_fold, p.pid LIMIT ?4");
-    sqlite3_stmt *words = store_stmt(
-        st, SUMMARY_COLS "FROM patient_fts f JOIN patient p ON p.pid = f.rowid "
-                         "WHERE patient_fts MATCH ?6 AND NOT (p.name_fold >= ?1 AND "
-                         "p.name_fold < ?5)" FILTERS "ORDER BY f.rowid DESC LIMIT ?4");
+    sqlite3_stmt *words =
+        store_stmt(st, SUMMARY_COLS "FROM patient_fts f JOIN patient p ON p.pid = f.rowid "
+                                    "WHERE patient_fts MATCH ?6 AND NOT (p.name_fold >= ?1 AND "
+                                    "p.name_fold < ?5)" FILTERS "ORDER BY f.rowid DESC LIMIT ?4");
     if (!exact || !prefix || !words) {
         rc = MK_EDB;
         goto out;
@@ -452,13 +453,13 @@ out:
 
 /* ---- visits and observations ---- */
 
-#define VISIT_COLS                                                                                 \
-    "SELECT v.id, p.code AS patient, c.code AS campaign, v.day, v.queue_number, v.created_at, "   \
-    "v.created_by FROM visit v JOIN patient p ON p.id = v.patient_id "                            \
+#define VISIT_COLS                                                                              \
+    "SELECT v.id, p.code AS patient, c.code AS campaign, v.day, v.queue_number, v.created_at, " \
+    "v.created_by FROM visit v JOIN patient p ON p.id = v.patient_id "                          \
     "JOIN campaign c ON c.id = v.campaign_id "
 
-#define OBS_COLS                                                                                   \
-    "SELECT id, visit_id, code, value, value2, value3, unit, source, device, taken_at, "          \
+#define OBS_COLS                                                                         \
+    "SELECT id, visit_id, code, value, value2, value3, unit, source, device, taken_at, " \
     "taken_by, note FROM observation "
 
 static json_t *obs_json(sqlite3_stmt *s)
@@ -658,12 +659,11 @@ int store_stats(struct store *st, json_t **out)
 {
     char today[11];
     util_today(today);
-    sqlite3_stmt *s = store_stmt(
-        st, "SELECT (SELECT count(*) FROM patient) AS patients, "
-            "(SELECT count(*) FROM visit WHERE day = ?) AS visits_today, "
-            "(SELECT count(*) FROM visit) AS visits, "
-            "(SELECT count(*) FROM observation) AS observations, "
-            "(SELECT count(*) FROM staff WHERE active) AS staff");
+    sqlite3_stmt *s = store_stmt(st, "SELECT (SELECT count(*) FROM patient) AS patients, "
+                                     "(SELECT count(*) FROM visit WHERE day = ?) AS visits_today, "
+                                     "(SELECT count(*) FROM visit) AS visits, "
+                                     "(SELECT count(*) FROM observation) AS observations, "
+                                     "(SELECT count(*) FROM staff WHERE active) AS staff");
     if (!s)
         return MK_EDB;
     sqlite3_bind_text(s, 1, today, -1, SQLITE_TRANSIENT);

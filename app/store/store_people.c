@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#define CAMPAIGN_COLS                                                                              \
-    "SELECT id, code, name, province, district, commune, village, start_date, end_date, "         \
+#define CAMPAIGN_COLS                                                                     \
+    "SELECT id, code, name, province, district, commune, village, start_date, end_date, " \
     "hospital, created_at FROM campaign "
 
 int store_one_row(struct store *st, sqlite3_stmt *s, json_t **out)
@@ -74,10 +74,10 @@ int store_campaign_create(struct store *st, const struct actor *a, const struct 
     if (c->start_date && c->end_date && c->start_date[0] && c->end_date[0] &&
         strcmp(c->start_date, c->end_date) > 0)
         return MK_EINVAL;
-    sqlite3_stmt *s = store_stmt(
-        st, "INSERT INTO campaign(id, code, name, province, district, commune, village, "
-            "start_date, end_date, hospital, created_at, created_by) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+    sqlite3_stmt *s =
+        store_stmt(st, "INSERT INTO campaign(id, code, name, province, district, commune, village, "
+                       "start_date, end_date, hospital, created_at, created_by) "
+                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!s)
         return MK_EDB;
     int rc = store_begin(st);
@@ -157,12 +157,12 @@ static int find_by_pin(struct store *st, const char *pin, const char *staff_id, 
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *hash = (const char *)sqlite3_column_text(s, 4);
         if (crypto_pwhash_str_verify(hash, pin, strlen(pin)) == 0) {
-            json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "id", sqlite3_column_text(s, 0),
-                                  "name", sqlite3_column_text(s, 1), "role",
-                                  sqlite3_column_text(s, 2), "specialty",
-                                  sqlite3_column_type(s, 3) == SQLITE_NULL
-                                      ? json_null()
-                                      : json_string((const char *)sqlite3_column_text(s, 3)));
+            json_t *o =
+                json_pack("{s:s, s:s, s:s, s:o}", "id", sqlite3_column_text(s, 0), "name",
+                          sqlite3_column_text(s, 1), "role", sqlite3_column_text(s, 2), "specialty",
+                          sqlite3_column_type(s, 3) == SQLITE_NULL
+                              ? json_null()
+                              : json_string((const char *)sqlite3_column_text(s, 3)));
             sqlite3_reset(s);
             if (!o)
                 return MK_ENOMEM;

@@ -10,7 +10,8 @@
 #include "../../app/common/err.h"
 #include "../../app/domain/cccd.h"
 
-#define GOOD "001089012345|123456789|Nguyễn Văn An|15081989|Nam|Thôn 3, Tả Van, Sa Pa, Lào Cai|20062021"
+#define GOOD \
+    "001089012345|123456789|Nguyễn Văn An|15081989|Nam|Thôn 3, Tả Van, Sa Pa, Lào Cai|20062021"
 
 static int parse(const char *text, struct cccd *c, char *msg)
 {

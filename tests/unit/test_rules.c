@@ -66,11 +66,16 @@ static void validation(void **state)
 static void duplicate_rule(void **state)
 {
     (void)state;
-    assert_true(patient_likely_duplicate("lo thi mai", 1970, "ta van", "lo thi mai", 1971, "ta van"));
-    assert_true(patient_likely_duplicate("lo thi mai", 1970, "ta van", "lo thi mai", 1969, "ta van"));
-    assert_false(patient_likely_duplicate("lo thi mai", 1970, "ta van", "lo thi mai", 1972, "ta van"));
-    assert_false(patient_likely_duplicate("lo thi mai", 1970, "ta van", "lo thi mai", 1970, "ban ho"));
-    assert_false(patient_likely_duplicate("lo thi mai", 1970, "ta van", "lo thi may", 1970, "ta van"));
+    assert_true(
+        patient_likely_duplicate("lo thi mai", 1970, "ta van", "lo thi mai", 1971, "ta van"));
+    assert_true(
+        patient_likely_duplicate("lo thi mai", 1970, "ta van", "lo thi mai", 1969, "ta van"));
+    assert_false(
+        patient_likely_duplicate("lo thi mai", 1970, "ta van", "lo thi mai", 1972, "ta van"));
+    assert_false(
+        patient_likely_duplicate("lo thi mai", 1970, "ta van", "lo thi mai", 1970, "ban ho"));
+    assert_false(
+        patient_likely_duplicate("lo thi mai", 1970, "ta van", "lo thi may", 1970, "ta van"));
     /* A commune missing on either side: ask rather than guess. */
     assert_true(patient_likely_duplicate("lo thi mai", 1970, NULL, "lo thi mai", 1970, "ta van"));
     assert_true(patient_likely_duplicate("lo thi mai", 1970, "ta van", "lo thi mai", 1970, ""));
@@ -226,9 +231,12 @@ static void request_bodies(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(validation),      cmocka_unit_test(duplicate_rule),
-        cmocka_unit_test(ethnic_groups_and_sex), cmocka_unit_test(readings),
-        cmocka_unit_test(roles),           cmocka_unit_test(request_bodies),
+        cmocka_unit_test(validation),
+        cmocka_unit_test(duplicate_rule),
+        cmocka_unit_test(ethnic_groups_and_sex),
+        cmocka_unit_test(readings),
+        cmocka_unit_test(roles),
+        cmocka_unit_test(request_bodies),
     };
     return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
 }

@@ -32,8 +32,11 @@ static int setup(void **state)
         return -1;
     if (store_open(f->dir, &f->st) != MK_OK)
         return -1;
-    struct campaign_in c = {.code = "T1", .name = "Test", .commune = "Tả Van",
-                            .province = "Lào Cai", .start_date = "2026-01-01"};
+    struct campaign_in c = {.code = "T1",
+                            .name = "Test",
+                            .commune = "Tả Van",
+                            .province = "Lào Cai",
+                            .start_date = "2026-01-01"};
     json_t *out;
     if (store_campaign_create(f->st, &cli, &c, &out) != MK_OK)
         return -1;
@@ -85,7 +88,7 @@ static void migrations_from_empty(void **state)
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
     sqlite3_finalize(s);
-    static const char *const tables[] = {"kit", "campaign", "staff", "session", "patient",
+    static const char *const tables[] = {"kit",   "campaign",    "staff", "session",    "patient",
                                          "visit", "observation", "audit", "patient_fts"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         char sql[128];
@@ -202,8 +205,7 @@ static void searching(void **state)
     json_decref(r);
 
     r = search(f, "NGUYỄN THỊ HƯƠNG", 0);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0), "match")),
-                        "exact");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0), "match")), "exact");
     json_decref(r);
 
     r = search(f, "dang", 0);
@@ -278,16 +280,16 @@ static void visits_and_readings(void **state)
 
     const char *vid = json_string_value(json_object_get(v1, "id"));
     struct obs_values v = {{152, 96, 0}, {1, 1, 0}};
-    assert_int_equal(store_obs_add(f->st, &cli, vid, obs_kind_find("bp"), &v, "manual", NULL,
-                                   "left arm", &obs),
-                     MK_OK);
+    assert_int_equal(
+        store_obs_add(f->st, &cli, vid, obs_kind_find("bp"), &v, "manual", NULL, "left arm", &obs),
+        MK_OK);
     assert_true(json_real_value(json_object_get(json_object_get(obs, "values"), "systolic")) ==
                 152);
     assert_null(json_object_get(json_object_get(obs, "values"), "mean"));
     assert_string_equal(json_string_value(json_object_get(obs, "unit")), "mm[Hg]");
     json_decref(obs);
-    assert_int_equal(store_obs_add(f->st, &cli, "no-such-visit", obs_kind_find("bp"), &v,
-                                   "manual", NULL, NULL, &obs),
+    assert_int_equal(store_obs_add(f->st, &cli, "no-such-visit", obs_kind_find("bp"), &v, "manual",
+                                   NULL, NULL, &obs),
                      MK_ENOTFOUND);
     assert_int_equal(store_visit_get(f->st, vid, &full), MK_OK);
     assert_int_equal(json_array_size(json_object_get(full, "observations")), 1);
@@ -325,8 +327,7 @@ static void staff_and_sessions(void **state)
     char sql[200];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM session WHERE token_hash = '%s'", token);
     assert_int_equal(scalar(db, sql), 0);
-    assert_int_equal(scalar(db, "SELECT count(*) FROM staff WHERE pin_hash LIKE '$argon2id$%'"),
-                     1);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM staff WHERE pin_hash LIKE '$argon2id$%'"), 1);
     assert_int_equal(scalar(db, "SELECT count(*) FROM audit WHERE entity = 'staff' AND "
                                 "after LIKE '%argon2%'"),
                      0);
