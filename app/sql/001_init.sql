@@ -61,6 +61,7 @@ CREATE TABLE patient (
 );
 CREATE INDEX patient_name ON patient(name_fold, birth_year);
 CREATE INDEX patient_village ON patient(village_fold);
+CREATE INDEX patient_phone ON patient(phone);
 
 -- Word-prefix search over the folded name. The text is folded by mokit before it gets here.
 CREATE VIRTUAL TABLE patient_fts USING fts5(

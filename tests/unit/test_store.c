@@ -15,6 +15,7 @@
 #include "../../app/common/log.h"
 #include "../../app/store/migrations.h"
 #include "../../app/store/store.h"
+#include "../../app/store/store_int.h"
 
 struct fixture {
     char dir[64];
@@ -357,6 +358,48 @@ static void bulk_is_all_or_nothing(void **state)
     sqlite3_close(db);
 }
 
+/* A full disk: SQLite answers SQLITE_FULL (here forced by capping the database's page count on
+ * the store's own connection). The write fails with MK_ENOSPC and leaves nothing behind. */
+static void full_disk_writes_nothing(void **state)
+{
+    struct fixture *f = *state;
+    json_decref(reg(f, "Before Full", 1950, NULL, true, MK_OK));
+    sqlite3 *db = raw_db(f);
+    long long pages = scalar(db, "PRAGMA page_count");
+    long long patients = scalar(db, "SELECT count(*) FROM patient");
+    long long audits = scalar(db, "SELECT count(*) FROM audit");
+    sqlite3_close(db);
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", pages);
+    assert_int_equal(sqlite3_exec(f->st->db, sql, NULL, NULL, NULL), SQLITE_OK);
+    int full = 0;
+    for (int i = 0; i < 200 && !full; i++) {
+        /* Long names fill the last free pages quickly. */
+        char name[200];
+        snprintf(name, sizeof name, "Full Disk %d %0150d", i, i);
+        struct patient p = {.name = name, .sex = SEX_MALE, .birth = {1950, 0, 0}};
+        json_t *out = NULL;
+        int rc = store_patient_register(f->st, &cli, &p, f->campaign_id, true, &out);
+        if (rc == MK_ENOSPC)
+            full = 1;
+        else
+            assert_int_equal(rc, MK_OK);
+        if (rc == MK_OK)
+            patients++, audits++;
+        json_decref(out);
+    }
+    assert_true(full);
+    db = raw_db(f);
+    /* Every answered registration is there with its audit row; the failed one left nothing. */
+    assert_int_equal(scalar(db, "SELECT count(*) FROM patient"), patients);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM audit"), audits);
+    sqlite3_close(db);
+    /* Space again: registration works. */
+    assert_int_equal(sqlite3_exec(f->st->db, "PRAGMA max_page_count = 1000000", NULL, NULL, NULL),
+                     SQLITE_OK);
+    json_decref(reg(f, "After Full", 1951, NULL, true, MK_OK));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +410,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(visits_and_readings, setup, teardown),
         cmocka_unit_test_setup_teardown(staff_and_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(bulk_is_all_or_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(full_disk_writes_nothing, setup, teardown),
     };
     log_threshold = LOG_WARN; /* migrations and new kits are expected here */
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
