@@ -54,6 +54,7 @@ for t in "$B"/tests/test_*; do
 done
 
 if [ "$unit_only" = 0 ]; then
+    suite cli python3 tests/cli/run.py "$B"
     suite api python3 tests/api/run.py "$B"
     suite crash python3 tests/crash/run.py "$B"
 fi

@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""The `mokit` command line and `mokitd` start-up, as a person at a terminal meets them.
+
+usage: python3 tests/cli/run.py [BUILD_DIR]   (prints TAP)
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, sys.argv[1] if len(sys.argv) > 1 else "build")
+MOKIT = os.path.join(BUILD, "mokit")
+MOKITD = os.path.join(BUILD, "mokitd")
+
+results = []
+
+
+def check(name, cond, detail=""):
+    results.append((bool(cond), name, detail))
+
+
+def mokit(data, *args):
+    p = subprocess.run([MOKIT, "--data", data, *args], capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_health(port, proc, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def test_usage(d):
+    rc, out, err = mokit(d)
+    check("no command: exit 1 with usage", rc == 1 and "usage" in err, err)
+    rc, out, _ = mokit(d, "--help")
+    check("--help: exit 0", rc == 0 and "patient register" in out)
+    rc, _, err = mokit(d, "frobnicate")
+    check("unknown command: exit 1", rc == 1 and "unknown command" in err)
+    for cmd, word in [(("campaign", "--help"), "--code"), (("staff", "--help"), "--pin"),
+                      (("patient", "register", "--help"), "--cccd"),
+                      (("patient", "find", "--help"), "QUERY"), (("patient", "show", "--help"), "CODE"),
+                      (("id", "--help"), "parse-cccd"), (("code", "--help"), "check"),
+                      (("demo", "--help"), "seed")]:
+        rc, out, _ = mokit(d, *cmd)
+        check("help: mokit " + " ".join(cmd), rc == 0 and word in out, out)
+    rc, _, err = mokit(d, "patient", "register", "--name", "A")
+    check("register without --sex/--birth: exit 1 (usage)", rc == 1, err)
+    rc, _, err = mokit(d, "patient", "register", "--name", "A", "--sex", "male", "--birth", "1960",
+                       "--bogus", "x")
+    check("unknown option: exit 1", rc == 1 and "unknown option" in err, err)
+
+
+def test_setup_and_register(d):
+    rc, _, err = mokit(d, "patient", "register", "--name", "A", "--sex", "male", "--birth", "1960")
+    check("register with no campaign: exit 2 says so", rc == 2 and "campaign" in err, err)
+    rc, out, err = mokit(d, "--json", "campaign", "create", "--code", "LC-TV", "--name",
+                         "Tả Van", "--commune", "Tả Van", "--province", "Lào Cai")
+    check("campaign create --json", rc == 0 and json.loads(out)["code"] == "LC-TV", err)
+    rc, _, err = mokit(d, "campaign", "create", "--code", "LC-TV", "--name", "again")
+    check("campaign code taken: exit 2", rc == 2 and "exists" in err, err)
+    rc, _, err = mokit(d, "campaign", "create", "--code", "X", "--name", "x", "--start", "2026-02-30")
+    check("campaign with an impossible date: exit 2", rc == 2, err)
+    rc, out, _ = mokit(d, "--json", "campaign", "list")
+    check("campaign list --json", rc == 0 and [c["code"] for c in json.loads(out)] == ["LC-TV"], out)
+
+    rc, out, err = mokit(d, "--json", "staff", "add", "--name", "Lan", "--role", "registrar",
+                         "--pin", "4321")
+    staff = json.loads(out) if rc == 0 else {}
+    check("staff add --json", rc == 0 and staff.get("role") == "registrar", err)
+    check("staff add output has no PIN or hash", "4321" not in out and "argon" not in out, out)
+    rc, _, err = mokit(d, "staff", "add", "--name", "Hoa", "--role", "nurse", "--pin", "4321")
+    check("staff with a PIN in use: exit 2", rc == 2 and "PIN" in err, err)
+    rc, _, err = mokit(d, "staff", "add", "--name", "Hoa", "--role", "janitor", "--pin", "5555")
+    check("staff with an unknown role: exit 2", rc == 2, err)
+    rc, _, err = mokit(d, "staff", "add", "--name", "Hoa", "--role", "nurse", "--pin", "12")
+    check("staff with a 2-digit PIN: exit 2", rc == 2, err)
+
+    rc, out, err = mokit(d, "--json", "patient", "register", "--name", "Nguyễn Thị Hương", "--sex",
+                         "female", "--birth", "1968-03-12", "--cccd", "010168001234",
+                         "--ethnicity", "Kinh", "--village", "Thôn 3", "--consent")
+    p = json.loads(out) if rc == 0 else {}
+    code = p.get("code", "")
+    check("patient register --json gives a 12-character code", rc == 0 and len(code) == 12, err)
+    check("commune and province come from the campaign",
+          p.get("commune") == "Tả Van" and p.get("province") == "Lào Cai", out)
+    check("ethnicity stored as its code", p.get("ethnicity") == "01" and p.get("ethnicity_name") == "Kinh")
+    check("consent recorded", p.get("consent_at") is not None)
+    rc, _, _ = mokit(d, "code", "check", code)
+    check("code check of a new code: exit 0", rc == 0)
+    bad = code[:11] + ("A" if code[11] != "A" else "B")
+    rc, _, err = mokit(d, "code", "check", bad)
+    check("code check with a wrong check character: exit 2", rc == 2 and "check character" in err, err)
+
+    rc, out, err = mokit(d, "--json", "patient", "register", "--name", "Other Name", "--sex", "male",
+                         "--birth", "1990", "--cccd", "010168001234")
+    check("same CCCD: exit 2 and shows the existing patient",
+          rc == 2 and json.loads(out)["code"] == code, err)
+    nfd = "Nguye\u0302\u0303n Thi\u0323 Hu\u031bo\u031bng"
+    rc, out, err = mokit(d, "--json", "patient", "register", "--name", nfd, "--sex", "female",
+                         "--birth", "1969")
+    check("likely duplicate (NFD name, year +1): exit 2 with candidates",
+          rc == 2 and [c["code"] for c in json.loads(out)] == [code], err)
+    rc, out, err = mokit(d, "--json", "patient", "register", "--name", nfd, "--sex", "female",
+                         "--birth", "1969", "--confirm-new")
+    second = json.loads(out) if rc == 0 else {}
+    check("--confirm-new registers a second record, stored NFC",
+          rc == 0 and second["code"] != code and second["name"] == "Nguyễn Thị Hương", err)
+    rc, _, err = mokit(d, "patient", "register", "--name", "X", "--sex", "male", "--birth", "2999")
+    check("birth year in the future: exit 2", rc == 2 and "birth" in err, err)
+
+    rc, out, _ = mokit(d, "--json", "patient", "find", "nguyen thi h")
+    found = json.loads(out) if rc == 0 else []
+    check("find 'nguyen thi h' finds both, by prefix",
+          sorted(r["code"] for r in found) == sorted([code, second.get("code")]) and
+          all(r["match"] == "prefix" for r in found), out)
+    rc, out, _ = mokit(d, "--json", "patient", "find", "010168001234")
+    check("find by CCCD", rc == 0 and json.loads(out)[0]["match"] == "cccd")
+    rc, _, _ = mokit(d, "patient", "find", "zzzz")
+    check("find with no result: exit 2", rc == 2)
+    rc, out, _ = mokit(d, "--json", "patient", "show", code.lower())
+    check("show by code in lower case", rc == 0 and json.loads(out)["cccd"] == "010168001234")
+    rc, _, err = mokit(d, "patient", "show", bad)
+    check("show with a wrong check character: exit 2", rc == 2, err)
+    rc, _, err = mokit(d, "patient", "show", "000000000001")
+    check("show an unknown valid code: exit 2 not found", rc == 2 and "no patient" in err, err)
+
+
+def test_cccd(d):
+    text = "001089012345||Nguye\u0302\u0303n Va\u0306n An|15081989|Nam|Thôn 3, Tả Van|20062021\r\n"
+    rc, out, err = mokit(d, "--json", "id", "parse-cccd", text)
+    want = {"id": "001089012345", "old_id": None, "name": "Nguyễn Văn An", "birth_date": "1989-08-15",
+            "sex": "male", "address": "Thôn 3, Tả Van", "issue_date": "2021-06-20"}
+    check("parse-cccd --json (NFD name, CR/LF, empty old ID)", rc == 0 and json.loads(out) == want,
+          out + err)
+    rc, _, err = mokit(d, "id", "parse-cccd", "00108901234|1|A|15081989|Nam|x|20062021")
+    check("parse-cccd 11-digit ID: exit 2, says 12 digits", rc == 2 and "12 digits" in err, err)
+    rc, _, err = mokit(d, "id", "parse-cccd", "001089012345|1|A|31022000|Nam|x")
+    check("parse-cccd 6 fields: exit 2", rc == 2 and "fields" in err, err)
+
+
+def test_daemon(d):
+    mokit(d, "campaign", "create", "--code", "C1", "--name", "Test")
+    mokit(d, "staff", "add", "--name", "Lan", "--role", "registrar", "--pin", "4321")
+    port = free_port()
+    conf = os.path.join(d, "test.conf")
+    with open(conf, "w") as f:
+        f.write(f"# comment\ndata {d}\nlisten 127.0.0.1:{port}\nlog-level info\n")
+    log = open(os.path.join(d, "daemon.log"), "w+")
+    proc = subprocess.Popen([MOKITD, "--config", conf], stdout=log, stderr=log)
+    up = wait_health(port, proc)
+    check("mokitd starts from a config file", up)
+    again = subprocess.run([MOKITD, "--data", d, "--listen", f"127.0.0.1:{free_port()}"],
+                           capture_output=True, text=True, timeout=10)
+    check("a second mokitd on the same data refuses",
+          again.returncode != 0 and "another mokitd" in again.stderr, again.stderr)
+
+    # Log privacy: register through the API, then look for the name and numbers in the log.
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/login", data=b'{"pin":"4321"}',
+                                 method="POST")
+    token = json.load(urllib.request.urlopen(req, timeout=5))["token"]
+    body = json.dumps({"name": "Vàng Thị Sính", "sex": "female", "birth": "1971",
+                       "cccd": "010171009999", "phone": "0987654321"}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/patients", data=body,
+                                 method="POST", headers={"Authorization": "Bearer " + token})
+    created = json.load(urllib.request.urlopen(req, timeout=5))
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = None
+    check("SIGTERM: clean exit 0", rc == 0, f"rc={rc}")
+    log.seek(0)
+    text = log.read()
+    check("the log names the patient code, never the name, CCCD or phone",
+          created["code"] in text and "Sính" not in text and "010171009999" not in text and
+          "0987654321" not in text and token not in text, text[-2000:])
+
+    # The command line wins over the file; SIGINT also exits cleanly.
+    port2 = free_port()
+    proc = subprocess.Popen([MOKITD, "--config", conf, "--listen", f"127.0.0.1:{port2}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    check("--listen on the command line overrides the file", wait_health(port2, proc))
+    proc.send_signal(signal.SIGINT)
+    try:
+        rc = proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = None
+    check("SIGINT: clean exit 0", rc == 0, f"rc={rc}")
+
+    with open(conf, "a") as f:
+        f.write("colour blue\n")
+    p = subprocess.run([MOKITD, "--config", conf], capture_output=True, text=True, timeout=10)
+    check("unknown key in the config: exit 1 naming file and line",
+          p.returncode == 1 and "test.conf:5" in p.stderr and "colour" in p.stderr, p.stderr)
+    p = subprocess.run([MOKITD, "--listen", "127.0.0.1:1"], capture_output=True, text=True, timeout=10)
+    check("no --data: exit 1", p.returncode == 1 and "--data" in p.stderr, p.stderr)
+    p = subprocess.run([MOKITD, "--data", d, "--listen", "nonsense"], capture_output=True, text=True,
+                       timeout=10)
+    check("bad --listen: exit 1 with the expected form", p.returncode == 1 and "ADDR:PORT" in p.stderr,
+          p.stderr)
+    p = subprocess.run([MOKITD, "--help"], capture_output=True, text=True, timeout=10)
+    check("mokitd --help lists every option",
+          p.returncode == 0 and all(o in p.stdout for o in
+                                    ["--data", "--listen", "--demo", "--config", "--log-level"]))
+
+
+def test_demo(d):
+    port = free_port()
+    proc = subprocess.Popen([MOKITD, "--data", d, "--demo", "--listen", f"127.0.0.1:{port}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    up = wait_health(port, proc)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/status", timeout=5) as r:
+        status = json.load(r)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+        page = r.read().decode()
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=10)
+    check("--demo prints the staff PINs", up and all(pin in out for pin in
+                                                      ["1111", "2222", "3333", "4444", "9999"]), out)
+    check("--demo: campaign and residents", status["campaign"]["code"] == "DEMO-TAVAN" and
+          status["counts"]["patients"] > 0 and status["counts"]["staff"] == 5, json.dumps(status))
+    check("status page shows campaign and counts",
+          "DEMO-TAVAN" in page and str(status["counts"]["patients"]) in page, page[:500])
+
+
+def main():
+    for fn in (test_usage, test_setup_and_register, test_cccd, test_daemon, test_demo):
+        with tempfile.TemporaryDirectory(prefix="mokit-cli-") as d:
+            try:
+                fn(d)
+            except Exception as e:  # a crash in a test is a failure, not a stop
+                check(f"{fn.__name__} ran to the end", False, repr(e))
+    for i, (ok, name, detail) in enumerate(results, 1):
+        print(f"{'ok' if ok else 'not ok'} {i} - {name}")
+        if not ok and detail:
+            for line in str(detail).splitlines()[-15:]:
+                print("#   " + line)
+    print(f"1..{len(results)}")
+    return 0 if all(ok for ok, _, _ in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
