@@ -195,14 +195,23 @@ static int lock_data_dir(const char *dir)
     return fd;
 }
 
+/* Demo data goes only into a data directory that has no campaign yet, or has the demo one:
+ * --demo given by mistake on a real kit must not mix made-up residents into real ones. */
 static int demo_setup(struct store *st)
 {
-    json_t *c;
+    json_t *c, *all;
     int rc = store_campaign_get(st, DEMO_CAMPAIGN, &c);
     if (rc == MK_OK) {
         json_decref(c);
         rc = demo_seed(st, 0, 1, stdout);
-    } else if (rc == MK_ENOTFOUND) {
+    } else if (rc == MK_ENOTFOUND && (rc = store_campaign_list(st, &all)) == MK_OK) {
+        size_t n = json_array_size(all);
+        json_decref(all);
+        if (n > 0) {
+            LOG(LOG_ERROR, "--demo needs an empty data directory: this one holds real "
+                           "campaigns. Use another --data for the demo");
+            return MK_EINVAL;
+        }
         LOG(LOG_NOTICE, "demo mode: creating the demo campaign, staff and residents");
         rc = demo_seed(st, 40, 1, stdout);
     }

@@ -310,80 +310,73 @@ static json_t *status_json(struct store *st)
                      "campaign", campaign, "counts", counts);
 }
 
-/* Appends s to buf with HTML escaping. */
-static void html_escaped(char *buf, size_t size, const char *s)
+static void html_escaped(FILE *f, const char *s)
 {
-    size_t n = strlen(buf);
-    for (; s && *s && n + 7 < size; s++) {
-        const char *rep = NULL;
+    for (; s && *s; s++) {
         switch (*s) {
         case '<':
-            rep = "&lt;";
+            fputs("&lt;", f);
             break;
         case '>':
-            rep = "&gt;";
+            fputs("&gt;", f);
             break;
         case '&':
-            rep = "&amp;";
+            fputs("&amp;", f);
             break;
         case '"':
-            rep = "&quot;";
+            fputs("&quot;", f);
             break;
         case '\'':
-            rep = "&#39;";
+            fputs("&#39;", f);
             break;
-        }
-        if (rep) {
-            strcpy(buf + n, rep);
-            n += strlen(rep);
-        } else {
-            buf[n++] = *s;
+        default:
+            fputc(*s, f);
         }
     }
-    buf[n] = '\0';
 }
 
+/* The page at /: what a technician checks first. No personal data, like /api/v1/status. */
 static enum MHD_Result status_page(struct ctx *c)
 {
-    json_t *s = status_json(c->api->st);
-    json_t *camp = json_object_get(s, "campaign"), *counts = json_object_get(s, "counts");
-    size_t size = 8192;
-    char *html = malloc(size);
-    if (!html) {
-        json_decref(s);
-        return MHD_NO;
-    }
-    snprintf(html, size,
-             "<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\">"
-             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-             "<title>mokit</title><style>body{font-family:sans-serif;margin:1.5em;max-width:40em}"
-             "td{padding:.3em 1em .3em 0}h1{font-size:1.4em}</style></head><body>"
-             "<h1>mokit &mdash; bộ công cụ khám sàng lọc lưu động</h1><table>"
-             "<tr><td>Phiên bản / version</td><td>%s</td></tr><tr><td>Kit</td><td>",
-             MOKIT_VERSION);
-    html_escaped(html, size, store_kit_id(c->api->st));
-    strcat(html, "</td></tr><tr><td>Đợt khám / campaign</td><td>");
-    if (json_is_object(camp)) {
-        html_escaped(html, size, json_string_value(json_object_get(camp, "name")));
-        strcat(html, " (");
-        html_escaped(html, size, json_string_value(json_object_get(camp, "code")));
-        strcat(html, ")");
-    } else {
-        strcat(html, "&mdash;");
-    }
-    strcat(html, "</td></tr>");
     static const char *const rows[][2] = {{"patients", "Người dân đã đăng ký / residents"},
                                           {"visits_today", "Lượt khám hôm nay / visits today"},
                                           {"observations", "Chỉ số đã đo / readings"},
                                           {"staff", "Nhân viên / staff"}};
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        size_t n = strlen(html);
-        snprintf(html + n, size - n, "<tr><td>%s</td><td>%lld</td></tr>", rows[i][1],
-                 (long long)json_integer_value(json_object_get(counts, rows[i][0])));
+    char *html = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&html, &size);
+    if (!f)
+        return MHD_NO;
+    json_t *s = status_json(c->api->st);
+    json_t *camp = json_object_get(s, "campaign"), *counts = json_object_get(s, "counts");
+    fputs("<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\">"
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+          "<title>mokit</title><style>body{font-family:sans-serif;margin:1.5em;max-width:40em}"
+          "td{padding:.3em 1em .3em 0}h1{font-size:1.4em}</style></head><body>"
+          "<h1>mokit &mdash; bộ công cụ khám sàng lọc lưu động</h1><table>",
+          f);
+    fprintf(f, "<tr><td>Phiên bản / version</td><td>%s</td></tr><tr><td>Kit</td><td>",
+            MOKIT_VERSION);
+    html_escaped(f, store_kit_id(c->api->st));
+    fputs("</td></tr><tr><td>Đợt khám / campaign</td><td>", f);
+    if (json_is_object(camp)) {
+        html_escaped(f, json_string_value(json_object_get(camp, "name")));
+        fputs(" (", f);
+        html_escaped(f, json_string_value(json_object_get(camp, "code")));
+        fputs(")", f);
+    } else {
+        fputs("&mdash;", f);
     }
-    strcat(html, "</table><p>API: <a href=\"/api/v1/health\">/api/v1/health</a></p>"
-                 "</body></html>");
+    fputs("</td></tr>", f);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        fprintf(f, "<tr><td>%s</td><td>%lld</td></tr>", rows[i][1],
+                (long long)json_integer_value(json_object_get(counts, rows[i][0])));
+    fputs("</table><p>API: <a href=\"/api/v1/health\">/api/v1/health</a></p></body></html>", f);
     json_decref(s);
+    if (fclose(f) != 0) {
+        free(html);
+        return MHD_NO;
+    }
     return send_text(c->conn, 200, html, "text/html; charset=utf-8", NULL);
 }
 

@@ -277,6 +277,12 @@ int body_campaign(json_t *obj, struct campaign_in *c, struct body_err *err)
         return fail(err, "invalid", "code", "code is longer than 40 characters");
     if (!c->name || !c->name[0])
         return fail(err, "invalid", "name", "name is required");
+    for (size_t i = 1; i < sizeof fields / sizeof fields[0]; i++) {
+        const char *v = *(const char **)((char *)c + fields[i].offset);
+        if (v && strlen(v) > 300)
+            return fail(err, "invalid", fields[i].key, "%s is longer than 300 bytes",
+                        fields[i].key);
+    }
     struct date d;
     if (c->start_date && (strlen(c->start_date) != 10 || date_parse(c->start_date, &d) != MK_OK))
         return fail(err, "invalid", "start_date", "start_date must be a date YYYY-MM-DD");

@@ -69,6 +69,10 @@ int store_campaign_create(struct store *st, const struct actor *a, const struct 
     char id[UUID_LEN + 1], now[32];
     if (!c->code || !c->code[0] || !c->name || !c->name[0] || strlen(c->code) > 40)
         return MK_EINVAL;
+    const char *texts[] = {c->name, c->province, c->district, c->commune, c->village, c->hospital};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        if (texts[i] && strlen(texts[i]) > 300)
+            return MK_EINVAL;
     if (!opt_date_ok(c->start_date) || !opt_date_ok(c->end_date))
         return MK_EINVAL;
     if (c->start_date && c->end_date && c->start_date[0] && c->end_date[0] &&

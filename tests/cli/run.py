@@ -220,6 +220,12 @@ def test_daemon(d):
                        timeout=10)
     check("bad --listen: exit 1 with the expected form", p.returncode == 1 and "ADDR:PORT" in p.stderr,
           p.stderr)
+    p = subprocess.run([MOKITD, "--data", d, "--demo", "--listen", f"127.0.0.1:{free_port()}"],
+                       capture_output=True, text=True, timeout=30)
+    check("--demo refuses a data directory with real campaigns",
+          p.returncode == 1 and "empty data directory" in p.stderr, p.stderr)
+    rc, out, _ = mokit(d, "--json", "campaign", "list")
+    check("... and adds nothing to it", [c["code"] for c in json.loads(out)] == ["C1"], out)
     p = subprocess.run([MOKITD, "--help"], capture_output=True, text=True, timeout=10)
     check("mokitd --help lists every option",
           p.returncode == 0 and all(o in p.stdout for o in
