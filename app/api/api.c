@@ -59,8 +59,9 @@ struct ctx {
 
 /* ---- responses ---- */
 
+/* Sends text (stolen); header/value add one more header (Set-Cookie, Allow, Retry-After). */
 static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, char *text,
-                                 const char *type, const char *cookie)
+                                 const char *type, const char *header, const char *value)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
@@ -71,27 +72,27 @@ static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, c
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    if (cookie)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+    if (header)
+        MHD_add_response_header(r, header, value);
     enum MHD_Result ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return ret;
 }
 
-/* Sends body (stolen) as JSON. */
-static enum MHD_Result send_json_cookie(struct MHD_Connection *conn, unsigned status, json_t *body,
-                                        const char *cookie)
+/* Sends body (stolen) as JSON, with one optional extra header. */
+static enum MHD_Result send_json_header(struct MHD_Connection *conn, unsigned status, json_t *body,
+                                        const char *header, const char *value)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (!text)
         return MHD_NO;
-    return send_text(conn, status, text, "application/json; charset=utf-8", cookie);
+    return send_text(conn, status, text, "application/json; charset=utf-8", header, value);
 }
 
 static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, json_t *body)
 {
-    return send_json_cookie(conn, status, body, NULL);
+    return send_json_header(conn, status, body, NULL, NULL);
 }
 
 /* An error body; extra_key/extra (stolen) add e.g. "patient" or "candidates". */
@@ -240,21 +241,7 @@ static enum MHD_Result login(struct ctx *c, json_t *obj)
         snprintf(retry, sizeof retry, "%d", (int)ceil(t->next_ok - now));
         json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "too_many_attempts", "message",
                                  "too many wrong PINs: wait and try again");
-        char *text = json_dumps(body, JSON_COMPACT);
-        json_decref(body);
-        if (!text)
-            return MHD_NO;
-        struct MHD_Response *r =
-            MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-        if (!r) {
-            free(text);
-            return MHD_NO;
-        }
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry);
-        enum MHD_Result ret = MHD_queue_response(c->conn, 429, r);
-        MHD_destroy_response(r);
-        return ret;
+        return send_json_header(c->conn, 429, body, MHD_HTTP_HEADER_RETRY_AFTER, retry);
     }
 
     json_t *staff;
@@ -284,10 +271,10 @@ static enum MHD_Result login(struct ctx *c, json_t *obj)
              "mokit_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d", token,
              c->api->session_seconds);
     LOG(LOG_INFO, "staff %s logged in from %s", sid, addr);
-    return send_json_cookie(c->conn, 200,
+    return send_json_header(c->conn, 200,
                             json_pack("{s:s, s:i, s:o}", "token", token, "expires_in",
                                       c->api->session_seconds, "staff", staff),
-                            cookie);
+                            MHD_HTTP_HEADER_SET_COOKIE, cookie);
 }
 
 /* ---- handlers ---- */
@@ -377,7 +364,7 @@ static enum MHD_Result status_page(struct ctx *c)
         free(html);
         return MHD_NO;
     }
-    return send_text(c->conn, 200, html, "text/html; charset=utf-8", NULL);
+    return send_text(c->conn, 200, html, "text/html; charset=utf-8", NULL, NULL);
 }
 
 static int current_campaign_id(struct ctx *c, const char *code, char out[64], enum MHD_Result *ret)
@@ -648,11 +635,6 @@ static bool is(const struct ctx *c, const char *method)
     return strcmp(c->method, method) == 0;
 }
 
-static enum MHD_Result not_allowed(struct ctx *c)
-{
-    return send_error(c->conn, 405, "method_not_allowed", "this path does not take that method");
-}
-
 /* Parses the body into *obj for a POST; 0, or -1 with an error queued. */
 static int need_body(struct ctx *c, json_t **obj, enum MHD_Result *ret)
 {
@@ -679,22 +661,41 @@ static int need_body(struct ctx *c, json_t **obj, enum MHD_Result *ret)
             return r_;                        \
     } while (0)
 
-/* Paths and the methods they take, for 404 versus 405. */
-static bool known_path(const struct ctx *c)
+/* The methods a path takes ("GET", "POST", "GET, POST"), or NULL for an unknown path: the
+ * difference between 405 (with Allow) and 404. */
+static const char *allowed_methods(const struct ctx *c)
 {
-    static const char *const one[] = {"health",    "status", "login",    "logout", "me",
-                                      "campaigns", "staff",  "patients", "visits"};
+    static const struct {
+        const char *path, *methods;
+    } one[] = {{"health", "GET"},      {"status", "GET"},
+               {"login", "POST"},      {"logout", "POST"},
+               {"me", "GET"},          {"campaigns", "GET, POST"},
+               {"staff", "GET, POST"}, {"patients", "GET, POST"},
+               {"visits", "POST"}};
+    const char *a = c->seg[0];
     if (c->nseg == 1) {
         for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
-            if (strcmp(c->seg[0], one[i]) == 0)
-                return true;
-        return false;
+            if (strcmp(a, one[i].path) == 0)
+                return one[i].methods;
+        return NULL;
     }
-    if (c->nseg == 2)
-        return strcmp(c->seg[0], "patients") == 0 || strcmp(c->seg[0], "visits") == 0 ||
-               (strcmp(c->seg[0], "id") == 0 && strcmp(c->seg[1], "cccd") == 0);
-    return c->nseg == 3 && strcmp(c->seg[0], "visits") == 0 &&
-           strcmp(c->seg[2], "observations") == 0;
+    if (c->nseg == 2 && (strcmp(a, "patients") == 0 || strcmp(a, "visits") == 0))
+        return "GET";
+    if (c->nseg == 2 && strcmp(a, "id") == 0 && strcmp(c->seg[1], "cccd") == 0)
+        return "POST";
+    if (c->nseg == 3 && strcmp(a, "visits") == 0 && strcmp(c->seg[2], "observations") == 0)
+        return "POST";
+    return NULL;
+}
+
+static enum MHD_Result not_allowed_or_found(struct ctx *c)
+{
+    const char *allow = allowed_methods(c);
+    if (!allow)
+        return send_error(c->conn, 404, "not_found", "no such path");
+    json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "method_not_allowed", "message",
+                             "this path does not take that method");
+    return send_json_header(c->conn, 405, body, MHD_HTTP_HEADER_ALLOW, allow);
 }
 
 static enum MHD_Result route_post(struct ctx *c, json_t **obj)
@@ -708,7 +709,7 @@ static enum MHD_Result route_post(struct ctx *c, json_t **obj)
         REQUIRE(c, 0);
         store_session_delete(c->api->st, bearer_token(c->conn));
         store_event(c->api->st, &c->actor, "logout", "staff", c->actor.staff_id);
-        return send_json_cookie(c->conn, 204, json_object(),
+        return send_json_header(c->conn, 204, json_object(), MHD_HTTP_HEADER_SET_COOKIE,
                                 "mokit_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     }
     if (strcmp(a, "patients") == 0 && c->nseg == 1) {
@@ -741,7 +742,7 @@ static enum MHD_Result route_post(struct ctx *c, json_t **obj)
         BODY(c, *obj);
         return cccd_post(c, *obj);
     }
-    return known_path(c) ? not_allowed(c) : send_error(c->conn, 404, "not_found", "no such path");
+    return not_allowed_or_found(c);
 }
 
 static enum MHD_Result route(struct ctx *c)
@@ -796,9 +797,7 @@ static enum MHD_Result route(struct ctx *c)
         json_decref(obj);
         return ret;
     }
-    if (known_path(c))
-        return not_allowed(c);
-    return send_error(c->conn, 404, "not_found", "no such path");
+    return not_allowed_or_found(c);
 }
 
 /* ---- libmicrohttpd glue ---- */
