@@ -369,9 +369,7 @@ static enum MHD_Result status_page(struct ctx *c)
 
 static int current_campaign_id(struct ctx *c, const char *code, char out[64], enum MHD_Result *ret)
 {
-    json_t *camp;
-    int rc = code ? store_campaign_get(c->api->st, code, &camp)
-                  : store_campaign_current(c->api->st, &camp);
+    int rc = store_campaign_id(c->api->st, code, out);
     if (rc == MK_ENOTFOUND) {
         *ret = code ? send_error_extra(c->conn, 404, "not_found", "no such campaign", "campaign",
                                        NULL, NULL)
@@ -383,8 +381,6 @@ static int current_campaign_id(struct ctx *c, const char *code, char out[64], en
         *ret = send_store_error(c->conn, rc);
         return -1;
     }
-    snprintf(out, 64, "%s", json_string_value(json_object_get(camp, "id")));
-    json_decref(camp);
     return 0;
 }
 

@@ -51,21 +51,27 @@ CREATE TABLE patient (
     ethnicity TEXT,                 -- GSO code 01..54
     province TEXT, district TEXT, commune TEXT, village TEXT, address TEXT,
     commune_fold TEXT, village_fold TEXT,
-    cccd TEXT UNIQUE,               -- 12-digit citizen ID number
-    bhyt TEXT UNIQUE,               -- health insurance number
+    cccd TEXT,                      -- 12-digit citizen ID number (unique: index below)
+    bhyt TEXT,                      -- health insurance number (unique: index below)
     phone TEXT,
     consent_at TEXT, consent_by TEXT REFERENCES staff(id),
     campaign_id TEXT REFERENCES campaign(id),  -- where first registered
     created_at TEXT NOT NULL,
     created_by TEXT REFERENCES staff(id)
 );
+-- Partial indexes: most residents have no BHYT card or phone, and a NULL costs no index page
+-- (each page written is an fsync'd WAL page at every registration). "x = ?" uses them.
 CREATE INDEX patient_name ON patient(name_fold, birth_year);
-CREATE INDEX patient_village ON patient(village_fold);
-CREATE INDEX patient_phone ON patient(phone);
+CREATE UNIQUE INDEX patient_cccd ON patient(cccd) WHERE cccd IS NOT NULL;
+CREATE UNIQUE INDEX patient_bhyt ON patient(bhyt) WHERE bhyt IS NOT NULL;
+CREATE INDEX patient_phone ON patient(phone) WHERE phone IS NOT NULL;
+-- No index on village_fold: the village filter matches a substring, which no index serves.
 
 -- Word-prefix search over the folded name. The text is folded by mokit before it gets here.
+-- Only AND-ed prefix terms are asked of it (no phrases, no ranking), so it keeps neither token
+-- positions (detail=none) nor column sizes: fewer pages written per registration.
 CREATE VIRTUAL TABLE patient_fts USING fts5(
-    name_fold, content='patient', content_rowid='pid',
+    name_fold, content='patient', content_rowid='pid', detail=none, columnsize=0,
     tokenize='unicode61 remove_diacritics 0', prefix='1 2 3');
 CREATE TRIGGER patient_fts_ai AFTER INSERT ON patient BEGIN
     INSERT INTO patient_fts(rowid, name_fold) VALUES (new.pid, new.name_fold);
@@ -106,8 +112,10 @@ CREATE TABLE observation (
 );
 CREATE INDEX observation_visit ON observation(visit_id);
 
+-- Rows are never deleted, so seq (the rowid) only grows; AUTOINCREMENT would add a write to
+-- sqlite_sequence at every change.
 CREATE TABLE audit (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
     staff_id TEXT REFERENCES staff(id),  -- NULL for the command line or the system
     actor TEXT NOT NULL,            -- "staff:<id>", "cli:<user>", "system"
@@ -117,4 +125,5 @@ CREATE TABLE audit (
     before TEXT,                    -- JSON, for edits
     after TEXT                      -- JSON
 );
-CREATE INDEX audit_entity ON audit(entity, entity_id);
+-- No index on (entity, entity_id) yet: every index is one more fsync'd page per change, and
+-- nothing reads an entity's history yet. The migration that adds such a view adds the index.

@@ -192,8 +192,8 @@ int store_audit(struct store *st, const struct actor *a, const char *action, con
     static const char sql[] = "INSERT INTO audit(at, staff_id, actor, action, entity, entity_id, "
                               "before, after) VALUES (?,?,?,?,?,?,?,?)";
     char now[32];
-    char *b = before ? json_dumps(before, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    char *af = after ? json_dumps(after, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    char *b = before ? json_dumps(before, JSON_COMPACT) : NULL;
+    char *af = after ? json_dumps(after, JSON_COMPACT) : NULL;
     sqlite3_stmt *s = store_stmt(st, sql);
     int rc = MK_EDB;
     if (s && (!before || b) && (!after || af)) {
@@ -354,18 +354,6 @@ void store_close(struct store *st)
 const char *store_kit_id(const struct store *st)
 {
     return st->kit_id;
-}
-
-int store_audit_list(struct store *st, const char *entity, const char *entity_id, json_t **out)
-{
-    sqlite3_stmt *s = store_stmt(st, "SELECT seq, at, actor, action, entity, entity_id, "
-                                     "json(before) AS before, json(after) AS after FROM audit "
-                                     "WHERE entity = ? AND entity_id = ? ORDER BY seq");
-    if (!s)
-        return MK_EDB;
-    sqlite3_bind_text(s, 1, entity, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, entity_id, -1, SQLITE_TRANSIENT);
-    return store_query_rows(st, s, out);
 }
 
 int store_event(struct store *st, const struct actor *a, const char *action, const char *entity,

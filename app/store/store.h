@@ -48,9 +48,12 @@ int store_campaign_create(struct store *st, const struct actor *a, const struct 
 int store_campaign_list(struct store *st, json_t **out);
 /* By code or id; MK_ENOTFOUND. */
 int store_campaign_get(struct store *st, const char *code_or_id, json_t **out);
-/* The campaign the kit works for: the newest whose start date is today or earlier (or has
- * none). MK_ENOTFOUND when there is none. */
+/* The campaign the kit works for: the latest start date that is today or earlier (none counts
+ * as earliest), then the last created. MK_ENOTFOUND when there is none. */
 int store_campaign_current(struct store *st, json_t **out);
+/* The id of a campaign by code, or of the current campaign when code is NULL, into out[64]
+ * (no JSON: every registration asks). MK_ENOTFOUND. */
+int store_campaign_id(struct store *st, const char *code, char out[64]);
 
 /* Staff. The PIN (4 to 8 digits) is hashed with argon2id; MK_EEXIST when another active staff
  * member already has that PIN (login is by PIN alone). */
@@ -109,6 +112,3 @@ int store_event(struct store *st, const struct actor *a, const char *action, con
 
 /* A patient's visits, newest first (by patient id). */
 int store_patient_visits(struct store *st, const char *patient_id, json_t **out);
-
-/* Rows of the audit log for one entity (oldest first). */
-int store_audit_list(struct store *st, const char *entity, const char *entity_id, json_t **out);

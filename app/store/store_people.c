@@ -49,6 +49,27 @@ int store_campaign_current(struct store *st, json_t **out)
     return store_one_row(st, s, out);
 }
 
+int store_campaign_id(struct store *st, const char *code, char out[64])
+{
+    char today[11];
+    sqlite3_stmt *s =
+        code
+            ? store_stmt(st, "SELECT id FROM campaign WHERE code = ?1 OR id = ?1")
+            : store_stmt(st, "SELECT id FROM campaign WHERE start_date IS NULL OR start_date <= ?1 "
+                             "ORDER BY coalesce(start_date, '') DESC, created_at DESC LIMIT 1");
+    if (!s)
+        return MK_EDB;
+    util_today(today);
+    sqlite3_bind_text(s, 1, code ? code : today, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        snprintf(out, 64, "%s", sqlite3_column_text(s, 0));
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW    ? MK_OK
+           : rc == SQLITE_DONE ? MK_ENOTFOUND
+                               : store_err(st, rc, "campaign");
+}
+
 int store_campaign_list(struct store *st, json_t **out)
 {
     sqlite3_stmt *s = store_stmt(st, CAMPAIGN_COLS "ORDER BY created_at");
