@@ -5,6 +5,7 @@
 #include "../common/util.h"
 #include "../domain/cccd.h"
 #include "../domain/code.h"
+#include "../domain/guard.h"
 #include "../domain/role.h"
 #include "body.h"
 
@@ -18,22 +19,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define LOGIN_FREE_FAILURES 5
-#define LOGIN_MAX_WAIT      300.0
-#define ATTEMPT_SLOTS       256
-
-struct attempt {
-    char addr[INET6_ADDRSTRLEN];
-    int failures;
-    double next_ok; /* monotonic seconds */
-    double last;
-};
-
 struct api {
     struct MHD_Daemon *mhd;
     struct store *st;
     int session_seconds;
-    struct attempt attempts[ATTEMPT_SLOTS];
+    struct login_guard guard;
 };
 
 /* One request being received. */
@@ -206,22 +196,6 @@ static void peer_address(struct MHD_Connection *conn, char out[INET6_ADDRSTRLEN]
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, INET6_ADDRSTRLEN);
 }
 
-/* The slot for an address: its own, a free one, or the least recently used. */
-static struct attempt *attempt_slot(struct api *a, const char *addr)
-{
-    struct attempt *oldest = &a->attempts[0];
-    for (int i = 0; i < ATTEMPT_SLOTS; i++) {
-        struct attempt *t = &a->attempts[i];
-        if (strcmp(t->addr, addr) == 0)
-            return t;
-        if (t->last < oldest->last)
-            oldest = t;
-    }
-    memset(oldest, 0, sizeof *oldest);
-    snprintf(oldest->addr, sizeof oldest->addr, "%s", addr);
-    return oldest;
-}
-
 static enum MHD_Result login(struct ctx *c, json_t *obj)
 {
     struct body_err err;
@@ -235,10 +209,9 @@ static enum MHD_Result login(struct ctx *c, json_t *obj)
 
     peer_address(c->conn, addr);
     double now = util_monotonic();
-    struct attempt *t = attempt_slot(c->api, addr);
-    t->last = now;
-    if (now < t->next_ok) {
-        snprintf(retry, sizeof retry, "%d", (int)ceil(t->next_ok - now));
+    double wait = guard_wait(&c->api->guard, addr, now);
+    if (wait > 0) {
+        snprintf(retry, sizeof retry, "%d", (int)ceil(wait));
         json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "too_many_attempts", "message",
                                  "too many wrong PINs: wait and try again");
         return send_json_header(c->conn, 429, body, MHD_HTTP_HEADER_RETRY_AFTER, retry);
@@ -247,26 +220,22 @@ static enum MHD_Result login(struct ctx *c, json_t *obj)
     json_t *staff;
     int rc = store_staff_login(c->api->st, pin, staff_id, &staff);
     if (rc == MK_EAUTH) {
-        t->failures++;
-        if (t->failures >= LOGIN_FREE_FAILURES)
-            t->next_ok = now + fmin(LOGIN_MAX_WAIT, pow(2, t->failures - LOGIN_FREE_FAILURES + 1));
-        LOG(LOG_WARN, "wrong PIN from %s (%d in a row)", addr, t->failures);
+        int n = guard_failure(&c->api->guard, addr, now);
+        LOG(LOG_WARN, "wrong PIN from %s (%d recently)", addr, n);
         return send_error(c->conn, 401, "wrong_pin", "wrong PIN");
     }
     if (rc != MK_OK)
         return send_store_error(c->conn, rc);
-    memset(t, 0, sizeof *t);
 
     char token[65], cookie[160], label[64];
     const char *sid = json_string_value(json_object_get(staff, "id"));
-    rc = store_session_create(c->api->st, sid, c->api->session_seconds, token);
+    snprintf(label, sizeof label, "staff:%s", sid);
+    struct actor who = {sid, label};
+    rc = store_session_create(c->api->st, &who, c->api->session_seconds, token);
     if (rc != MK_OK) {
         json_decref(staff);
         return send_store_error(c->conn, rc);
     }
-    snprintf(label, sizeof label, "staff:%s", sid);
-    struct actor who = {sid, label};
-    store_event(c->api->st, &who, "login", "staff", sid);
     snprintf(cookie, sizeof cookie,
              "mokit_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d", token,
              c->api->session_seconds);
@@ -703,8 +672,9 @@ static enum MHD_Result route_post(struct ctx *c, json_t **obj)
     }
     if (strcmp(a, "logout") == 0 && c->nseg == 1) {
         REQUIRE(c, 0);
-        store_session_delete(c->api->st, bearer_token(c->conn));
-        store_event(c->api->st, &c->actor, "logout", "staff", c->actor.staff_id);
+        int rc = store_session_delete(c->api->st, &c->actor, bearer_token(c->conn));
+        if (rc != MK_OK)
+            return send_store_error(c->conn, rc);
         return send_json_header(c->conn, 204, json_object(), MHD_HTTP_HEADER_SET_COOKIE,
                                 "mokit_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     }

@@ -355,9 +355,3 @@ const char *store_kit_id(const struct store *st)
 {
     return st->kit_id;
 }
-
-int store_event(struct store *st, const struct actor *a, const char *action, const char *entity,
-                const char *entity_id)
-{
-    return store_audit(st, a, action, entity, entity_id, NULL, NULL);
-}

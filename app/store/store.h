@@ -64,11 +64,14 @@ int store_staff_list(struct store *st, json_t **out);
 int store_staff_login(struct store *st, const char *pin, const char *staff_id, json_t **staff);
 bool store_pin_valid(const char *pin);
 
-/* Sessions: token is 64 hex characters; only its hash is stored. */
-int store_session_create(struct store *st, const char *staff_id, int ttl_seconds, char token[65]);
+/* Sessions: token is 64 hex characters; only its hash is stored. Creating one (a login) and
+ * deleting one (a logout) are audited in the same transaction; a->staff_id is the staff
+ * member whose session it is. */
+int store_session_create(struct store *st, const struct actor *a, int ttl_seconds,
+                         char token[65]);
 /* MK_EAUTH for an unknown or expired token. */
 int store_session_get(struct store *st, const char *token, json_t **staff);
-int store_session_delete(struct store *st, const char *token);
+int store_session_delete(struct store *st, const struct actor *a, const char *token);
 
 /* Patients. Registration checks duplicates in the same transaction as the insert:
  *  - same CCCD or BHYT number: MK_EEXIST, *out = the existing patient, nothing created;
@@ -105,10 +108,6 @@ int store_obs_add(struct store *st, const struct actor *a, const char *visit_id,
 
 /* Counts for the status page: patients, visits today, observations, staff. */
 int store_stats(struct store *st, json_t **out);
-
-/* Records an event that changes no row (login, logout) in the audit log. */
-int store_event(struct store *st, const struct actor *a, const char *action, const char *entity,
-                const char *entity_id);
 
 /* A patient's visits, newest first (by patient id). */
 int store_patient_visits(struct store *st, const char *patient_id, json_t **out);

@@ -11,6 +11,10 @@
 #include <string.h>
 #include <time.h>
 
+/* argon2id cost of a PIN hash: see store_staff_add. */
+#define PIN_OPSLIMIT 3
+#define PIN_MEMLIMIT (16u << 20)
+
 #define CAMPAIGN_COLS                                                                     \
     "SELECT id, code, name, province, district, commune, village, start_date, end_date, " \
     "hospital, created_at FROM campaign "
@@ -145,9 +149,6 @@ int store_campaign_create(struct store *st, const struct actor *a, const struct 
     return MK_OK;
 }
 
-#define PIN_OPSLIMIT 3
-#define PIN_MEMLIMIT (16u << 20)
-
 bool store_pin_valid(const char *pin)
 {
     size_t n = strlen(pin);
@@ -173,17 +174,22 @@ static int pin_tag(const struct store *st, const char *pin)
 
 #define STAFF_COLS "SELECT id, name, role, specialty, active, created_at FROM staff "
 
+/* Verifies pin against the active staff whose tag matches. When none matches, one argon2id
+ * verification still runs against a throw-away hash, so the time of a wrong PIN does not tell
+ * whether its tag matched someone. */
 static int find_by_pin(struct store *st, const char *pin, const char *staff_id, json_t **out)
 {
+    static char dummy[crypto_pwhash_STRBYTES];
     sqlite3_stmt *s = store_stmt(st, "SELECT id, name, role, specialty, pin_hash FROM staff "
                                      "WHERE active AND pin_tag = ? AND (?2 IS NULL OR id = ?2)");
     if (!s)
         return MK_EDB;
     sqlite3_bind_int(s, 1, pin_tag(st, pin));
     store_bind_opt(s, 2, staff_id);
-    int rc;
+    int rc, verified = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *hash = (const char *)sqlite3_column_text(s, 4);
+        verified++;
         if (crypto_pwhash_str_verify(hash, pin, strlen(pin)) == 0) {
             json_t *o =
                 json_pack("{s:s, s:s, s:s, s:o}", "id", sqlite3_column_text(s, 0), "name",
@@ -199,7 +205,15 @@ static int find_by_pin(struct store *st, const char *pin, const char *staff_id, 
         }
     }
     sqlite3_reset(s);
-    return rc == SQLITE_DONE ? MK_EAUTH : store_err(st, rc, "login");
+    if (rc != SQLITE_DONE)
+        return store_err(st, rc, "login");
+    if (!verified) {
+        if (!dummy[0] && crypto_pwhash_str(dummy, "mokit", 5, PIN_OPSLIMIT, PIN_MEMLIMIT) != 0)
+            return MK_ENOMEM;
+        int same_time = crypto_pwhash_str_verify(dummy, pin, strlen(pin));
+        (void)same_time;
+    }
+    return MK_EAUTH;
 }
 
 int store_staff_login(struct store *st, const char *pin, const char *staff_id, json_t **staff)
@@ -215,27 +229,24 @@ int store_staff_add(struct store *st, const struct actor *a, const char *name, c
     char id[UUID_LEN + 1], now[32], hash[crypto_pwhash_STRBYTES];
     if (!name || !name[0] || strlen(name) > 200 || !role_valid(role) || !store_pin_valid(pin))
         return MK_EINVAL;
-    json_t *other = NULL;
-    int rc = find_by_pin(st, pin, NULL, &other);
-    json_decref(other);
-    if (rc == MK_OK)
-        return MK_EEXIST;
-    if (rc != MK_EAUTH)
-        return rc;
-    /* argon2id, 16 MiB and 3 passes: a PIN of 4-8 digits cannot resist an offline search
-     * whatever the cost, so the hash is there to keep PINs out of sight, and a login must stay
-     * quick on a Pi whose one HTTP thread serves every station. libsodium's "interactive"
-     * 64 MiB would quadruple the memory peak for no real gain. The parameters are kept in each
-     * hash string, so they can change without breaking existing PINs. */
+    /* Hash first (slow), then check uniqueness and insert in one transaction, so that the CLI
+     * and the daemon cannot both give out the same PIN. */
     if (crypto_pwhash_str(hash, pin, strlen(pin), PIN_OPSLIMIT, PIN_MEMLIMIT) != 0)
         return MK_ENOMEM;
     sqlite3_stmt *s = store_stmt(st, "INSERT INTO staff(id, name, role, specialty, pin_hash, "
                                      "pin_tag, created_at, created_by) VALUES (?,?,?,?,?,?,?,?)");
     if (!s)
         return MK_EDB;
-    rc = store_begin(st);
+    int rc = store_begin(st);
     if (rc != MK_OK)
         return rc;
+    json_t *other = NULL;
+    rc = find_by_pin(st, pin, NULL, &other);
+    json_decref(other);
+    if (rc != MK_EAUTH) {
+        store_rollback(st);
+        return rc == MK_OK ? MK_EEXIST : rc;
+    }
     util_uuid7(id);
     util_now_iso(now);
     sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
@@ -287,7 +298,7 @@ static void token_hash(const char *token, char out[65])
     util_hex(h, sizeof h, out);
 }
 
-int store_session_create(struct store *st, const char *staff_id, int ttl_seconds, char token[65])
+int store_session_create(struct store *st, const struct actor *a, int ttl_seconds, char token[65])
 {
     unsigned char raw[32];
     char hash[65], now[32];
@@ -297,21 +308,30 @@ int store_session_create(struct store *st, const char *staff_id, int ttl_seconds
     util_now_iso(now);
     sqlite3_stmt *s = store_stmt(st, "INSERT INTO session(token_hash, staff_id, created_at, "
                                      "expires_at) VALUES (?,?,?,?)");
-    if (!s)
+    sqlite3_stmt *d = store_stmt(st, "DELETE FROM session WHERE expires_at < ?");
+    if (!s || !d)
         return MK_EDB;
+    int rc = store_begin(st);
+    if (rc != MK_OK)
+        return rc;
     sqlite3_bind_text(s, 1, hash, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, staff_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, a->staff_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 3, now, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 4, (sqlite3_int64)time(NULL) + ttl_seconds);
-    int rc = store_err(st, sqlite3_step(s), "insert session");
+    rc = store_err(st, sqlite3_step(s), "insert session");
     sqlite3_reset(s);
-    /* Expired sessions go as new ones come. */
-    sqlite3_stmt *d = store_stmt(st, "DELETE FROM session WHERE expires_at < ?");
-    if (d) {
+    if (rc == MK_OK) { /* expired sessions go as new ones come */
         sqlite3_bind_int64(d, 1, (sqlite3_int64)time(NULL));
-        sqlite3_step(d);
+        rc = store_err(st, sqlite3_step(d), "expire sessions");
         sqlite3_reset(d);
     }
+    if (rc == MK_OK)
+        rc = store_audit(st, a, "login", "staff", a->staff_id, NULL, NULL);
+    if (rc == MK_OK)
+        rc = store_commit(st);
+    store_rollback(st);
+    if (rc != MK_OK)
+        sodium_memzero(token, 65);
     return rc;
 }
 
@@ -332,15 +352,23 @@ int store_session_get(struct store *st, const char *token, json_t **staff)
     return rc == MK_ENOTFOUND ? MK_EAUTH : rc;
 }
 
-int store_session_delete(struct store *st, const char *token)
+int store_session_delete(struct store *st, const struct actor *a, const char *token)
 {
     char hash[65];
     token_hash(token, hash);
     sqlite3_stmt *s = store_stmt(st, "DELETE FROM session WHERE token_hash = ?");
     if (!s)
         return MK_EDB;
+    int rc = store_begin(st);
+    if (rc != MK_OK)
+        return rc;
     sqlite3_bind_text(s, 1, hash, -1, SQLITE_TRANSIENT);
-    int rc = store_err(st, sqlite3_step(s), "delete session");
+    rc = store_err(st, sqlite3_step(s), "delete session");
     sqlite3_reset(s);
+    if (rc == MK_OK)
+        rc = store_audit(st, a, "logout", "staff", a->staff_id, NULL, NULL);
+    if (rc == MK_OK)
+        rc = store_commit(st);
+    store_rollback(st);
     return rc;
 }

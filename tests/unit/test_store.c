@@ -318,7 +318,10 @@ static void staff_and_sessions(void **state)
     assert_int_equal(store_staff_login(f->st, "1234", NULL, &who), MK_OK);
     assert_string_equal(json_string_value(json_object_get(who, "role")), "registrar");
     json_decref(who);
-    assert_int_equal(store_session_create(f->st, id, 60, token), MK_OK);
+    char label[64];
+    snprintf(label, sizeof label, "staff:%s", id);
+    struct actor me = {id, label};
+    assert_int_equal(store_session_create(f->st, &me, 60, token), MK_OK);
     assert_int_equal(strlen(token), 64);
     assert_int_equal(store_session_get(f->st, token, &who), MK_OK);
     assert_string_equal(json_string_value(json_object_get(who, "id")), id);
@@ -333,7 +336,13 @@ static void staff_and_sessions(void **state)
                                 "after LIKE '%argon2%'"),
                      0);
     sqlite3_close(db);
-    assert_int_equal(store_session_delete(f->st, token), MK_OK);
+    assert_int_equal(store_session_delete(f->st, &me, token), MK_OK);
+    db = raw_db(f);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM audit WHERE entity = 'staff' AND "
+                                "action IN ('login', 'logout') AND staff_id = "
+                                "(SELECT id FROM staff WHERE name = 'Lan')"),
+                     2);
+    sqlite3_close(db);
     assert_int_equal(store_session_get(f->st, token, &who), MK_EAUTH);
     json_decref(s);
 }
