@@ -12,6 +12,7 @@
 #include "store/store.h"
 
 #include <pwd.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -640,6 +641,13 @@ static int cmd_demo(int argc, char **argv)
     double t0 = util_monotonic();
     rc = demo_seed(st, (int)patients, seed, json_output ? NULL : stdout);
     store_close(st);
+    if (rc == MK_EEXIST) {
+        fprintf(stderr,
+                "mokit: demo data needs an empty data directory: %s holds real "
+                "campaigns (demo staff have well-known PINs)\n",
+                data_dir);
+        return EXIT_INVALID;
+    }
     if (rc != MK_OK)
         return fail_rc(rc, "demo seed");
     if (!json_output)
@@ -662,6 +670,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    umask(077); /* health data: files mokit creates are for its user alone */
     /* Pull global options out, leaving "mokit COMMAND ..." in argv. */
     int n = 1;
     data_dir = getenv("MOKIT_DATA");

@@ -195,26 +195,18 @@ static int lock_data_dir(const char *dir)
     return fd;
 }
 
-/* Demo data goes only into a data directory that has no campaign yet, or has the demo one:
- * --demo given by mistake on a real kit must not mix made-up residents into real ones. */
+/* Demo data goes only into an empty data directory or one that holds the demo already. */
 static int demo_setup(struct store *st)
 {
-    json_t *c, *all;
+    json_t *c = NULL;
     int rc = store_campaign_get(st, DEMO_CAMPAIGN, &c);
-    if (rc == MK_OK) {
-        json_decref(c);
-        rc = demo_seed(st, 0, 1, stdout);
-    } else if (rc == MK_ENOTFOUND && (rc = store_campaign_list(st, &all)) == MK_OK) {
-        size_t n = json_array_size(all);
-        json_decref(all);
-        if (n > 0) {
-            LOG(LOG_ERROR, "--demo needs an empty data directory: this one holds real "
-                           "campaigns. Use another --data for the demo");
-            return MK_EINVAL;
-        }
+    json_decref(c);
+    if (rc == MK_ENOTFOUND)
         LOG(LOG_NOTICE, "demo mode: creating the demo campaign, staff and residents");
-        rc = demo_seed(st, 40, 1, stdout);
-    }
+    rc = demo_seed(st, rc == MK_ENOTFOUND ? 40 : 0, 1, stdout);
+    if (rc == MK_EEXIST)
+        LOG(LOG_ERROR, "--demo needs an empty data directory: this one holds real campaigns. "
+                       "Use another --data for the demo");
     fflush(stdout);
     return rc;
 }
@@ -227,6 +219,7 @@ int main(int argc, char **argv)
     sigset_t sigs;
     int sig, status = 1;
 
+    umask(077); /* health data: the database and its WAL are for mokit's user alone */
     if (parse_args(&cfg, argc, argv) != 0) {
         usage(stderr);
         return 1;

@@ -17,11 +17,20 @@ const struct demo_staff demo_staff[5] = {
 
 static int seed_setup(struct store *st, const struct actor *a, json_t **campaign)
 {
-    json_t *out;
+    json_t *out, *all;
     char today[11];
     int rc = store_campaign_get(st, DEMO_CAMPAIGN, campaign);
     if (rc != MK_ENOTFOUND)
         return rc;
+    /* Never into a kit with real campaigns: the demo staff have well-known PINs (a lead among
+     * them) and the demo campaign would become the current one. */
+    rc = store_campaign_list(st, &all);
+    if (rc != MK_OK)
+        return rc;
+    size_t n = json_array_size(all);
+    json_decref(all);
+    if (n > 0)
+        return MK_EEXIST;
     util_today(today);
     struct campaign_in c = {
         .code = DEMO_CAMPAIGN,

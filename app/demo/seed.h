@@ -14,7 +14,8 @@ struct demo_staff {
 };
 extern const struct demo_staff demo_staff[5];
 
-/* Creates the demo campaign and staff unless a campaign exists already; then adds `patients`
- * generated residents (seeded, so runs repeat). If out is not NULL, prints the PINs there.
- * All in one transaction: all or nothing. */
+/* Creates the demo campaign and staff if missing, then adds `patients` generated residents
+ * (seeded, so runs repeat). If out is not NULL, prints the PINs there. All in one transaction:
+ * all or nothing. MK_EEXIST, and nothing written, when the data holds real campaigns (any
+ * campaign but the demo one): demo staff have well-known PINs. */
 int demo_seed(struct store *st, int patients, uint64_t seed, FILE *out);

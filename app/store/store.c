@@ -320,6 +320,9 @@ int store_open(const char *dir, struct store **out)
         free(st);
         return MK_EIO;
     }
+    /* A database made by an older mokit, or copied in, may be readable by others. */
+    if (chmod(path, 0600) != 0)
+        LOG(LOG_WARN, "cannot make %s private: %s", path, strerror(errno));
     sqlite3_extended_result_codes(st->db, 1);
     sqlite3_busy_timeout(st->db, 5000);
     /* WAL + FULL: a commit is on disk (WAL fsynced) before we answer. A 4 MiB page cache keeps

@@ -226,6 +226,13 @@ def test_daemon(d):
           p.returncode == 1 and "empty data directory" in p.stderr, p.stderr)
     rc, out, _ = mokit(d, "--json", "campaign", "list")
     check("... and adds nothing to it", [c["code"] for c in json.loads(out)] == ["C1"], out)
+    rc, _, err = mokit(d, "demo", "seed", "--patients", "3")
+    check("mokit demo seed refuses a data directory with real campaigns",
+          rc == 2 and "empty data directory" in err, err)
+    rc, out, _ = mokit(d, "--json", "staff", "list")
+    check("... and adds no staff with well-known PINs", len(json.loads(out)) == 1, out)
+    mode = os.stat(os.path.join(d, "mokit.db")).st_mode & 0o777
+    check("the database file is private to mokit's user (0600)", mode == 0o600, oct(mode))
     p = subprocess.run([MOKITD, "--help"], capture_output=True, text=True, timeout=10)
     check("mokitd --help lists every option",
           p.returncode == 0 and all(o in p.stdout for o in
