@@ -151,28 +151,65 @@ bool cccd_number_valid(const char *s)
     return strlen(s) == 12 && digits_only(s, 12);
 }
 
-bool bhyt_number_valid(const char *s, char out[16])
+/* Copies s without spaces, hyphens, dots and parentheses into out (cap bytes with NUL);
+ * false when it does not fit. */
+static bool compact(const char *s, char *out, size_t cap)
 {
-    size_t n = strlen(s);
-    if (n == 10 && digits_only(s, 10)) { /* the social insurance number used since 2021 */
-        memcpy(out, s, 11);
+    size_t n = 0;
+    for (; *s; s++) {
+        if (*s == ' ' || *s == '-' || *s == '.' || *s == '(' || *s == ')')
+            continue;
+        if (n + 1 >= cap)
+            return false;
+        out[n++] = *s;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+bool bhyt_normalize(const char *s, char card[16], char ssn[11])
+{
+    char c[16];
+    if (!compact(s, c, sizeof c))
+        return false;
+    size_t n = strlen(c);
+    if (n == 10 && digits_only(c, 10)) { /* the social insurance number used since 2021 */
+        memcpy(card, c, 11);
+        memcpy(ssn, c, 11);
         return true;
     }
     /* Card number: 2-letter beneficiary group, 1-digit benefit level, 2-digit province code,
      * 10-digit social insurance number (Quyết định 1666/QĐ-BHXH). */
-    if (n != 15 || !isalpha((unsigned char)s[0]) || !isalpha((unsigned char)s[1]) ||
-        !digits_only(s + 2, 13))
+    if (n != 15 || !isalpha((unsigned char)c[0]) || !isalpha((unsigned char)c[1]) ||
+        !digits_only(c + 2, 13))
         return false;
     for (size_t i = 0; i <= n; i++)
-        out[i] = (char)toupper((unsigned char)s[i]);
+        card[i] = (char)toupper((unsigned char)c[i]);
+    memcpy(ssn, c + 5, 11);
     return true;
 }
 
-static bool phone_valid(const char *s)
+bool phone_normalize(const char *s, char out[16])
 {
-    const char *p = s[0] == '+' ? s + 1 : s;
+    char c[20];
+    if (!compact(s, c, sizeof c))
+        return false;
+    const char *p = c;
+    if (p[0] == '+' && p[1] == '8' && p[2] == '4')
+        p += 3;
+    else if (p[0] == '8' && p[1] == '4' && strlen(p) >= 11)
+        p += 2;
+    else if (p[0] == '+')
+        return false; /* another country: not a number the kit can call or match */
     size_t n = strlen(p);
-    return n >= 9 && n <= 12 && digits_only(p, n);
+    bool national = p != c;
+    if (n + national < 9 || n + national > 12 || !digits_only(p, n))
+        return false;
+    if (national && p[0] != '0')
+        snprintf(out, 16, "0%s", p);
+    else
+        snprintf(out, 16, "%s", p);
+    return true;
 }
 
 __attribute__((format(printf, 5, 6))) static int bad(const char **field, const char *name,
@@ -212,11 +249,11 @@ int patient_validate(const struct patient *p, const struct date *today, const ch
         return bad(field, "ethnicity", msg, msglen, "unknown ethnic group");
     if (!empty(p->cccd) && !cccd_number_valid(p->cccd))
         return bad(field, "cccd", msg, msglen, "the CCCD number must be 12 digits");
-    char bhyt[16];
-    if (!empty(p->bhyt) && !bhyt_number_valid(p->bhyt, bhyt))
+    char card[16], ssn[11], phone[16];
+    if (!empty(p->bhyt) && !bhyt_normalize(p->bhyt, card, ssn))
         return bad(field, "bhyt", msg, msglen,
                    "the BHYT number must be 15 characters (2 letters, 13 digits) or 10 digits");
-    if (!empty(p->phone) && !phone_valid(p->phone))
+    if (!empty(p->phone) && !phone_normalize(p->phone, phone))
         return bad(field, "phone", msg, msglen, "the phone number must be 9 to 12 digits");
     const char *longest[] = {p->province, p->district, p->commune, p->village, p->address};
     static const char *names[] = {"province", "district", "commune", "village", "address"};

@@ -46,8 +46,18 @@ int patient_validate(const struct patient *p, const struct date *today, const ch
                      char *msg, size_t msglen);
 
 bool cccd_number_valid(const char *s);
-/* Accepts either form of BHYT number; writes the uppercase form to out[16]. */
-bool bhyt_number_valid(const char *s, char out[16]);
+
+/* A health insurance (BHYT) number in either form: the 15-character card number
+ * (2-letter group, benefit level, 2-digit province, 10-digit social insurance number; spaces
+ * and hyphens allowed) or the 10-digit social insurance number alone. Writes the compact
+ * uppercase form to card[16] and the 10-digit social insurance number, which identifies the
+ * person whatever card they hold, to ssn[11]. False for anything else. */
+bool bhyt_normalize(const char *s, char card[16], char ssn[11]);
+
+/* A phone number as people write it ("0912 345 678", "+84 912-345-678", "(0214) 3812 345"):
+ * writes digits only to out[16], with a leading +84 or 84 turned into 0. False unless 9-12
+ * digits remain. */
+bool phone_normalize(const char *s, char out[16]);
 
 /* Likely-duplicate rule: same folded name, birth years at most one apart, and the same folded
  * commune, where a commune missing on either side counts as the same (ask, don't guess). */

@@ -42,7 +42,8 @@ static int map_error(utf8proc_ssize_t e)
     return e == UTF8PROC_ERROR_NOMEM ? MK_ENOMEM : MK_EINVAL;
 }
 
-/* Encodes code points, dropping leading/trailing spaces and collapsing runs (space = -1). */
+/* Encodes code points, dropping leading/trailing spaces and collapsing runs (space = -1);
+ * -2 marks a dropped character. */
 static int encode(const utf8proc_int32_t *cps, utf8proc_ssize_t n, char **out)
 {
     char *res = malloc((size_t)n * 4 + 1);
@@ -51,6 +52,8 @@ static int encode(const utf8proc_int32_t *cps, utf8proc_ssize_t n, char **out)
     size_t len = 0;
     int pending_space = 0;
     for (utf8proc_ssize_t i = 0; i < n; i++) {
+        if (cps[i] == -2)
+            continue;
         if (cps[i] == -1) {
             pending_space = len > 0;
             continue;
@@ -73,7 +76,10 @@ int text_clean(const char *in, char **out)
         return map_error(n);
     for (utf8proc_ssize_t i = 0; i < n; i++) {
         utf8proc_category_t cat = utf8proc_category(cps[i]);
-        if (cat == UTF8PROC_CATEGORY_ZS || cps[i] == '\t' || cps[i] == '\n' || cps[i] == '\r') {
+        if (cat == UTF8PROC_CATEGORY_CF) {
+            cps[i] = -2; /* invisible (zero-width space, BOM, soft hyphen): dropped */
+        } else if (cat == UTF8PROC_CATEGORY_ZS || cps[i] == '\t' || cps[i] == '\n' ||
+                   cps[i] == '\r') {
             cps[i] = -1;
         } else if (cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CS ||
                    cat == UTF8PROC_CATEGORY_CO || cat == UTF8PROC_CATEGORY_CN) {
@@ -100,6 +106,9 @@ int text_fold(const char *in, char **out)
             continue;
         }
         switch (utf8proc_category(c)) {
+        case UTF8PROC_CATEGORY_CF:
+            cps[i] = -2; /* invisible: no word break either */
+            continue;
         case UTF8PROC_CATEGORY_LU:
         case UTF8PROC_CATEGORY_LL:
         case UTF8PROC_CATEGORY_LT:

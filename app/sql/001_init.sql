@@ -52,8 +52,9 @@ CREATE TABLE patient (
     province TEXT, district TEXT, commune TEXT, village TEXT, address TEXT,
     commune_fold TEXT, village_fold TEXT,
     cccd TEXT,                      -- 12-digit citizen ID number (unique: index below)
-    bhyt TEXT,                      -- health insurance number (unique: index below)
-    phone TEXT,
+    bhyt TEXT,                      -- health insurance number as on the card (compact)
+    bhyt_ssn TEXT,                  -- its 10-digit social insurance number: the person's key
+    phone TEXT,                     -- digits only, +84 written as 0
     consent_at TEXT, consent_by TEXT REFERENCES staff(id),
     campaign_id TEXT REFERENCES campaign(id),  -- where first registered
     created_at TEXT NOT NULL,
@@ -63,7 +64,7 @@ CREATE TABLE patient (
 -- (each page written is an fsync'd WAL page at every registration). "x = ?" uses them.
 CREATE INDEX patient_name ON patient(name_fold, birth_year);
 CREATE UNIQUE INDEX patient_cccd ON patient(cccd) WHERE cccd IS NOT NULL;
-CREATE UNIQUE INDEX patient_bhyt ON patient(bhyt) WHERE bhyt IS NOT NULL;
+CREATE UNIQUE INDEX patient_bhyt ON patient(bhyt_ssn) WHERE bhyt_ssn IS NOT NULL;
 CREATE INDEX patient_phone ON patient(phone) WHERE phone IS NOT NULL;
 -- No index on village_fold: the village filter matches a substring, which no index serves.
 

@@ -53,16 +53,16 @@ int store_patient_get(struct store *st, const char *code, json_t **out)
     return get_by(st, PATIENT_COLS "WHERE p.code = ?1 OR p.id = ?1", code, out);
 }
 
-static int find_exact_duplicate(struct store *st, const struct patient *p, json_t **out)
+/* The same CCCD number, or the same social insurance number whichever form of BHYT number
+ * was typed. */
+static int find_exact_duplicate(struct store *st, const struct patient *p, const char *ssn,
+                                json_t **out)
 {
     int rc = MK_ENOTFOUND;
     if (p->cccd && p->cccd[0])
         rc = get_by(st, PATIENT_COLS "WHERE p.cccd = ?", p->cccd, out);
-    if (rc == MK_ENOTFOUND && p->bhyt && p->bhyt[0]) {
-        char bhyt[16];
-        if (bhyt_number_valid(p->bhyt, bhyt))
-            rc = get_by(st, PATIENT_COLS "WHERE p.bhyt = ?", bhyt, out);
-    }
+    if (rc == MK_ENOTFOUND && ssn[0])
+        rc = get_by(st, PATIENT_COLS "WHERE p.bhyt_ssn = ?", ssn, out);
     return rc;
 }
 
@@ -98,25 +98,30 @@ static int find_likely_duplicates(struct store *st, const char *name_fold, int y
     return MK_OK;
 }
 
-/* Fills commune/district/province from the campaign where the patient has none. */
-static void campaign_place(struct store *st, const char *campaign_id, const char *fields[3])
+/* Copies the patient's province/district/commune into place[] (caller frees each), taking
+ * the campaign's where the patient has none. */
+static int campaign_place(struct store *st, const char *campaign_id, const struct patient *p,
+                          char *place[3])
 {
+    const char *mine[3] = {p->province, p->district, p->commune};
     sqlite3_stmt *s = store_stmt(st, "SELECT province, district, commune FROM campaign "
                                      "WHERE id = ?");
-    if (!s || !campaign_id)
-        return;
-    sqlite3_bind_text(s, 1, campaign_id, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        for (int i = 0; i < 3; i++)
-            if ((!fields[i] || !fields[i][0]) && sqlite3_column_type(s, i) == SQLITE_TEXT)
-                fields[i] = strdup((const char *)sqlite3_column_text(s, i));
-            else
-                fields[i] = fields[i] ? strdup(fields[i]) : NULL;
-    } else {
-        for (int i = 0; i < 3; i++)
-            fields[i] = fields[i] ? strdup(fields[i]) : NULL;
+    if (!s)
+        return MK_EDB;
+    sqlite3_bind_text(s, 1, campaign_id ? campaign_id : "", -1, SQLITE_TRANSIENT);
+    int step = sqlite3_step(s), rc = MK_OK;
+    for (int i = 0; i < 3 && rc == MK_OK; i++) {
+        const char *v = mine[i];
+        if ((!v || !v[0]) && step == SQLITE_ROW && sqlite3_column_type(s, i) == SQLITE_TEXT)
+            v = (const char *)sqlite3_column_text(s, i);
+        place[i] = v && v[0] ? strdup(v) : NULL;
+        if (v && v[0] && !place[i])
+            rc = MK_ENOMEM;
     }
     sqlite3_reset(s);
+    if (rc == MK_OK && step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = store_err(st, step, "campaign place");
+    return rc;
 }
 
 static int code_taken(struct store *st, const char *code)
@@ -156,20 +161,23 @@ static int fold_opt(const char *in, char **out)
 int store_patient_register(struct store *st, const struct actor *a, const struct patient *p,
                            const char *campaign_id, bool confirm_new, json_t **out)
 {
-    char id[UUID_LEN + 1], now[32], code[CODE_LEN + 1], birth[11], bhyt[16] = "";
+    char id[UUID_LEN + 1], now[32], code[CODE_LEN + 1], birth[11];
+    char bhyt[16] = "", ssn[11] = "", phone[16] = "";
     char *name_fold = NULL, *commune_fold = NULL, *village_fold = NULL;
-    const char *place[3] = {p->province, p->district, p->commune};
+    char *place[3] = {NULL, NULL, NULL};
     json_t *found = NULL;
     int rc;
 
     *out = NULL;
-    if (p->bhyt && p->bhyt[0] && !bhyt_number_valid(p->bhyt, bhyt))
+    if ((p->bhyt && p->bhyt[0] && !bhyt_normalize(p->bhyt, bhyt, ssn)) ||
+        (p->phone && p->phone[0] && !phone_normalize(p->phone, phone)))
         return MK_EINVAL;
     rc = store_begin(st);
     if (rc != MK_OK)
         return rc;
-    campaign_place(st, campaign_id, place);
-    rc = text_fold(p->name, &name_fold);
+    rc = campaign_place(st, campaign_id, p, place);
+    if (rc == MK_OK)
+        rc = text_fold(p->name, &name_fold);
     if (rc == MK_OK)
         rc = fold_opt(place[2], &commune_fold);
     if (rc == MK_OK)
@@ -177,7 +185,7 @@ int store_patient_register(struct store *st, const struct actor *a, const struct
     if (rc != MK_OK)
         goto out;
 
-    rc = find_exact_duplicate(st, p, &found);
+    rc = find_exact_duplicate(st, p, ssn, &found);
     if (rc == MK_OK) {
         rc = MK_EEXIST;
         goto out;
@@ -201,7 +209,7 @@ int store_patient_register(struct store *st, const struct actor *a, const struct
         st, "INSERT INTO patient(id, code, name, name_fold, sex, birth_date, birth_year, "
             "ethnicity, province, district, commune, village, address, commune_fold, "
             "village_fold, cccd, bhyt, phone, consent_at, consent_by, campaign_id, created_at, "
-            "created_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+            "created_by, bhyt_ssn) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!s) {
         rc = MK_EDB;
         goto out;
@@ -228,12 +236,13 @@ int store_patient_register(struct store *st, const struct actor *a, const struct
     store_bind_opt(s, 15, village_fold);
     store_bind_opt(s, 16, p->cccd);
     store_bind_opt(s, 17, bhyt);
-    store_bind_opt(s, 18, p->phone);
+    store_bind_opt(s, 18, phone);
     store_bind_opt(s, 19, p->consent ? now : NULL);
     store_bind_opt(s, 20, p->consent ? a->staff_id : NULL);
     store_bind_opt(s, 21, campaign_id);
     sqlite3_bind_text(s, 22, now, -1, SQLITE_STATIC);
     store_bind_opt(s, 23, a->staff_id);
+    store_bind_opt(s, 24, ssn);
     rc = store_err(st, sqlite3_step(s), "insert patient");
     sqlite3_reset(s);
     if (rc == MK_OK)
@@ -248,7 +257,7 @@ out:
     free(commune_fold);
     free(village_fold);
     for (int i = 0; i < 3; i++)
-        free((char *)place[i]);
+        free(place[i]);
     if (rc == MK_OK || rc == MK_EEXIST || rc == MK_ELIKELY)
         *out = found;
     else
@@ -286,43 +295,44 @@ static int collect(struct store *st, sqlite3_stmt *s, struct results *r, const c
     return rc == SQLITE_DONE ? MK_OK : store_err(st, rc, "search");
 }
 
-/* True for what a registrar types or scans when looking for a number: 9-12 digits (CCCD,
- * phone, the 10-digit insurance number) or a 15-character BHYT card number. */
-static bool looks_like_number(const char *s)
+/* Looks q up as a patient code, or as a number (CCCD, BHYT in either form, phone) when it
+ * looks like one. Sets *was_number when q was a code or number-like, matched or not. */
+static int search_identifier(struct store *st, const char *q, struct results *r, bool *was_number)
 {
-    size_t n = strlen(s), digits = strspn(s, "0123456789");
-    if (digits == n)
-        return n >= 9 && n <= 12;
-    char bhyt[16];
-    return n == 15 && bhyt_number_valid(s, bhyt);
-}
-
-static int search_identifier(struct store *st, const char *q, struct results *r)
-{
-    char code[CODE_LEN + 1], compact[64];
-    size_t n = 0;
+    char code[CODE_LEN + 1], digits[32], card[16], ssn[11], phone[16];
     int rc = MK_OK;
-    for (const char *p = q; *p && n < sizeof compact - 1; p++)
-        if (!isspace((unsigned char)*p) && *p != '-' && *p != '.')
-            compact[n++] = (char)toupper((unsigned char)*p);
-    compact[n] = '\0';
+    *was_number = false;
     if (code_parse(q, code) == MK_OK) {
         sqlite3_stmt *s = store_stmt(st, SUMMARY_COLS "FROM patient p WHERE p.code = ?");
         if (!s)
             return MK_EDB;
         sqlite3_bind_text(s, 1, code, -1, SQLITE_TRANSIENT);
-        rc = collect(st, s, r, "code");
+        *was_number = true;
+        return collect(st, s, r, "code");
     }
-    if (rc != MK_OK || !looks_like_number(compact))
-        return rc;
-    /* Each of the three columns is indexed: SQLite answers the OR with three index lookups. */
+    /* What a number may be: 12 digits a CCCD, 10 digits a phone or a social insurance
+     * number, a 15-character card number a BHYT card. */
+    size_t n = 0;
+    for (const char *p = q; *p && n < sizeof digits - 1; p++)
+        if (!isspace((unsigned char)*p))
+            digits[n++] = *p;
+    digits[n] = '\0';
+    bool cccd = cccd_number_valid(digits);
+    bool bhyt = bhyt_normalize(q, card, ssn);
+    bool tel = phone_normalize(q, phone);
+    if (!cccd && !bhyt && !tel)
+        return MK_OK;
+    *was_number = true;
+    /* Each column is indexed: SQLite answers the OR with one index lookup per column. */
     sqlite3_stmt *s = store_stmt(st, SUMMARY_COLS ", CASE WHEN p.cccd = ?1 THEN 'cccd' "
-                                                  "WHEN p.bhyt = ?1 THEN 'bhyt' ELSE 'phone' "
+                                                  "WHEN p.bhyt_ssn = ?2 THEN 'bhyt' ELSE 'phone' "
                                                   "END AS m FROM patient p WHERE p.cccd = ?1 "
-                                                  "OR p.bhyt = ?1 OR p.phone = ?1");
+                                                  "OR p.bhyt_ssn = ?2 OR p.phone = ?3");
     if (!s)
         return MK_EDB;
-    sqlite3_bind_text(s, 1, compact, -1, SQLITE_TRANSIENT);
+    store_bind_opt(s, 1, cccd ? digits : NULL);
+    store_bind_opt(s, 2, bhyt ? ssn : NULL);
+    store_bind_opt(s, 3, tel ? phone : NULL);
     /* The match kind comes from the row itself. */
     int step;
     while ((int)json_array_size(r->arr) < r->limit && (step = sqlite3_step(s)) == SQLITE_ROW) {
@@ -339,6 +349,8 @@ static int search_identifier(struct store *st, const char *q, struct results *r)
         json_object_set_new(r->seen, id, json_true());
         json_array_append_new(r->arr, row);
     }
+    if (rc == MK_OK && step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = store_err(st, step, "search by number");
     sqlite3_reset(s);
     return rc;
 }
@@ -369,12 +381,14 @@ int store_patient_search(struct store *st, const struct search_query *q, json_t 
         rc = fold_opt(q->village, &village_fold);
     if (rc != MK_OK)
         goto out;
-    rc = search_identifier(st, q->q ? q->q : "", &r);
-    if (rc != MK_OK)
-        goto out;
+    bool was_number;
+    rc = search_identifier(st, q->q ? q->q : "", &r, &was_number);
+    if (rc != MK_OK || was_number)
+        goto out; /* a number is looked up, not read as words of a name */
 
-    /* Split the folded text: a 4-digit token that is a plausible year filters by birth year,
-     * other tokens are name words. */
+    /* Split the folded text: a 4-digit token that is a plausible year filters by birth year
+     * (a different year given as birth_year as well matches nobody), other tokens are name
+     * words. */
     size_t flen = strlen(fold);
     name = calloc(1, flen + 1);
     match = calloc(1, flen * 4 + 8);
@@ -384,13 +398,13 @@ int store_patient_search(struct store *st, const struct search_query *q, json_t 
     }
     for (char *save = NULL, *tok = strtok_r(fold, " ", &save); tok;
          tok = strtok_r(NULL, " ", &save)) {
-        int digits = strspn(tok, "0123456789") == strlen(tok);
-        if (digits && strlen(tok) == 4 && atoi(tok) >= 1900 && atoi(tok) <= 2100 && !year) {
+        size_t tl = strlen(tok);
+        if (tl == 4 && strspn(tok, "0123456789") == 4 && atoi(tok) >= 1900 && atoi(tok) <= 2100) {
+            if (year && year != atoi(tok))
+                goto out;
             year = atoi(tok);
             continue;
         }
-        if (digits && strlen(tok) >= 9) /* an identifier, handled above */
-            continue;
         if (name[0])
             strcat(name, " ");
         strcat(name, tok);

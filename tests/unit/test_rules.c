@@ -56,11 +56,30 @@ static void validation(void **state)
     assert_int_equal(patient_validate(&p, &today, &field, msg, sizeof msg), MK_EINVAL);
     assert_string_equal(field, "name");
 
-    char b[16];
-    assert_true(bhyt_number_valid("dn4797912345678", b));
+    char b[16], ssn[11], ph[16];
+    assert_true(bhyt_normalize("dn4797912345678", b, ssn));
     assert_string_equal(b, "DN4797912345678");
-    assert_true(bhyt_number_valid("0123456789", b));
-    assert_false(bhyt_number_valid("D14797912345678", b));
+    assert_string_equal(ssn, "7912345678");
+    assert_true(bhyt_normalize("DN4 79 7912345678", b, ssn)); /* as printed on the card */
+    assert_string_equal(b, "DN4797912345678");
+    assert_true(bhyt_normalize("7912345678", b, ssn));
+    assert_string_equal(b, "7912345678");
+    assert_string_equal(ssn, "7912345678");
+    assert_false(bhyt_normalize("D14797912345678", b, ssn));
+    assert_false(bhyt_normalize("DN47979123456789", b, ssn));
+    assert_false(bhyt_normalize("79123456", b, ssn));
+
+    assert_true(phone_normalize("0912 345 678", ph));
+    assert_string_equal(ph, "0912345678");
+    assert_true(phone_normalize("+84 912-345-678", ph));
+    assert_string_equal(ph, "0912345678");
+    assert_true(phone_normalize("84912345678", ph));
+    assert_string_equal(ph, "0912345678");
+    assert_true(phone_normalize("(0214) 3812 345", ph));
+    assert_string_equal(ph, "02143812345");
+    assert_false(phone_normalize("+1 555 123 4567", ph));
+    assert_false(phone_normalize("0912", ph));
+    assert_false(phone_normalize("09123x5678", ph));
 }
 
 static void duplicate_rule(void **state)

@@ -409,6 +409,61 @@ static void full_disk_writes_nothing(void **state)
     json_decref(reg(f, "After Full", 1951, NULL, true, MK_OK));
 }
 
+/* Cases a review reproduced: the same person under two forms of a number, a number search
+ * with a filter, a year in the text and as a parameter, invisible characters in a name. */
+static void numbers_and_filters(void **state)
+{
+    struct fixture *f = *state;
+    struct patient p = {.name = "Vàng Thị Sính",
+                        .sex = SEX_FEMALE,
+                        .birth = {1968, 0, 0},
+                        .bhyt = "HN4 01 0123456789",
+                        .phone = "+84 912-345-678",
+                        .village = "Thôn 3"};
+    json_t *a, *b;
+    assert_int_equal(store_patient_register(f->st, &cli, &p, f->campaign_id, false, &a), MK_OK);
+    assert_string_equal(json_string_value(json_object_get(a, "bhyt")), "HN4010123456789");
+    assert_string_equal(json_string_value(json_object_get(a, "phone")), "0912345678");
+    /* The same social insurance number typed alone: the same person. */
+    struct patient q = {
+        .name = "Someone Else", .sex = SEX_MALE, .birth = {1990, 0, 0}, .bhyt = "0123456789"};
+    assert_int_equal(store_patient_register(f->st, &cli, &q, f->campaign_id, true, &b), MK_EEXIST);
+    assert_string_equal(json_string_value(json_object_get(b, "code")),
+                        json_string_value(json_object_get(a, "code")));
+    json_decref(b);
+    json_decref(reg(f, "Other Resident", 1970, NULL, true, MK_OK));
+
+    json_t *r = search(f, "+84912345678", 0);
+    assert_int_equal(json_array_size(r), 1);
+    assert_string_equal(match_of(r, "Vàng Thị Sính"), "phone");
+    json_decref(r);
+    r = search(f, "0123456789", 0); /* 10 digits: a phone or a social insurance number */
+    assert_string_equal(match_of(r, "Vàng Thị Sính"), "bhyt");
+    json_decref(r);
+    r = search(f, "HN4010123456789", 0);
+    assert_string_equal(match_of(r, "Vàng Thị Sính"), "bhyt");
+    json_decref(r);
+
+    /* A number with a village filter: the number's match only, no filter listing. */
+    struct search_query sq = {"0912345678", 0, "thon", 20};
+    assert_int_equal(store_patient_search(f->st, &sq, &r), MK_OK);
+    assert_int_equal(json_array_size(r), 1);
+    json_decref(r);
+    /* A year in the text and the same year as a parameter; a different one matches nobody. */
+    r = search(f, "sinh 1968", 1968);
+    assert_int_equal(json_array_size(r), 1);
+    json_decref(r);
+    r = search(f, "sinh 1968", 1970);
+    assert_int_equal(json_array_size(r), 0);
+    json_decref(r);
+
+    /* A zero-width space and a byte-order mark typed inside a name change nothing. */
+    json_t *z = reg(f, "Va\xcc\x80ng Thi\xcc\xa3 Si\xe2\x80\x8b\xcc\x81nh\xef\xbb\xbf", 1969, NULL,
+                    false, MK_ELIKELY);
+    json_decref(z);
+    json_decref(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +475,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(staff_and_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(bulk_is_all_or_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(full_disk_writes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(numbers_and_filters, setup, teardown),
     };
     log_threshold = LOG_WARN; /* migrations and new kits are expected here */
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);

@@ -35,6 +35,10 @@ static void folding(void **state)
     fold_is("Thôn 3, Tả Van", "thon 3 ta van");
     fold_is("", "");
     fold_is("ＮＧＵＹＥＮ", "nguyen"); /* full-width letters from some phone keyboards */
+    /* Invisible format characters (zero-width space, soft hyphen, BOM) are dropped, not made
+     * into word breaks: "Hư<ZWSP>ơng" is still "huong". */
+    fold_is("H\xc6\xb0\xe2\x80\x8b\xc6\xa1ng", "huong");
+    fold_is("\xef\xbb\xbfNguy\xc2\xadn", "nguyn");
 }
 
 static void nfc_and_nfd_fold_equal(void **state)
@@ -64,6 +68,9 @@ static void cleaning(void **state)
     assert_int_equal(text_clean("Nguye\xcc\x82\xcc\x83n  Thi\xcc\xa3 ", &out), MK_OK);
     assert_string_equal(out, "Nguyễn Thị");
     assert_memory_equal(out, "Nguy\xe1\xbb\x85n", 8);
+    free(out);
+    assert_int_equal(text_clean("\xef\xbb\xbfH\xc6\xb0\xe2\x80\x8b\xc6\xa1ng", &out), MK_OK);
+    assert_string_equal(out, "Hương");
     free(out);
     assert_int_equal(text_clean("\t Lan \r\n", &out), MK_OK);
     assert_string_equal(out, "Lan");
