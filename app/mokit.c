@@ -214,15 +214,32 @@ static int cmd_campaign(int argc, char **argv)
     return EXIT_USAGE;
 }
 
+/* Reads one line: from the terminal without echo when there is one, else from stdin. */
+static int read_secret(const char *prompt, char *out, size_t size)
+{
+    if (isatty(STDIN_FILENO)) {
+        const char *p = getpass(prompt);
+        if (!p || strlen(p) >= size)
+            return -1;
+        snprintf(out, size, "%s", p);
+    } else if (!fgets(out, (int)size, stdin)) {
+        return -1;
+    }
+    out[strcspn(out, "\r\n")] = '\0';
+    return out[0] ? 0 : -1;
+}
+
 /* ---- staff ---- */
 
 static int cmd_staff(int argc, char **argv)
 {
     static const char help[] =
-        "usage: mokit staff add --name NAME --role ROLE --pin PIN [--specialty S]\n"
+        "usage: mokit staff add --name NAME --role ROLE [--pin PIN] [--specialty S]\n"
         "       mokit staff list\n"
         "ROLE is registrar, nurse, doctor, pharmacist or lead; PIN is 4-8 digits and must\n"
-        "differ from every other active staff member's.\n";
+        "differ from every other active staff member's. Without --pin the PIN is asked for\n"
+        "(not shown) or read from standard input: a PIN on the command line shows in `ps`\n"
+        "and the shell's history.\n";
     struct opt o[] = {{"name", 1, 0}, {"role", 1, 0}, {"pin", 1, 0}, {"specialty", 1, 0}};
     const int n = sizeof o / sizeof o[0];
     const char *pos[1];
@@ -241,9 +258,17 @@ static int cmd_staff(int argc, char **argv)
     if (strcmp(argv[2], "add") == 0) {
         const char *name = opt_get(o, n, "name"), *role = opt_get(o, n, "role");
         const char *pin = opt_get(o, n, "pin");
-        if (!name || !role || !pin) {
+        char typed[32];
+        if (!name || !role) {
             fputs(help, stderr);
             return EXIT_USAGE;
+        }
+        if (!pin) {
+            if (read_secret("PIN: ", typed, sizeof typed) != 0) {
+                fprintf(stderr, "mokit: no PIN given\n");
+                return EXIT_USAGE;
+            }
+            pin = typed;
         }
         char *clean;
         if (text_clean(name, &clean) != MK_OK) {

@@ -112,7 +112,15 @@ static int read_config(struct config *cfg, const char *path)
         key = strtok_r(line, " \t", &save);
         if (!key || key[0] == '#')
             continue;
-        value = strtok_r(NULL, " \t", &save);
+        value = strtok_r(NULL, "", &save); /* the rest of the line: paths may hold spaces */
+        if (value) {
+            value += strspn(value, " \t");
+            size_t n = strlen(value);
+            while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+                value[--n] = '\0';
+            if (!*value)
+                value = NULL;
+        }
         snprintf(where, sizeof where, "%s:%d", path, lineno);
         const struct option_def *o = find_option(key);
         if (!o) {

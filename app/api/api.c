@@ -546,7 +546,11 @@ static enum MHD_Result campaigns_get(struct ctx *c)
     int rc = store_campaign_list(c->api->st, &list);
     if (rc != MK_OK)
         return send_store_error(c->conn, rc);
-    store_campaign_current(c->api->st, &cur);
+    rc = store_campaign_current(c->api->st, &cur);
+    if (rc != MK_OK && rc != MK_ENOTFOUND) {
+        json_decref(list);
+        return send_store_error(c->conn, rc);
+    }
     json_t *body = json_pack("{s:o, s:O}", "campaigns", list, "current",
                              cur ? json_object_get(cur, "code") : json_null());
     json_decref(cur);

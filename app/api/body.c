@@ -61,6 +61,26 @@ int body_opt_string(json_t *obj, const char *key, const char **out, struct body_
     return MK_OK;
 }
 
+/* Replaces an optional text member by its cleaned form (NFC, trimmed, no control characters),
+ * so that pointers later taken from obj see clean text. */
+static int clean_in_place(json_t *obj, const char *key, struct body_err *err)
+{
+    const char *raw;
+    char *clean;
+    if (body_opt_string(obj, key, &raw, err) != MK_OK)
+        return MK_EINVAL;
+    if (!raw)
+        return MK_OK;
+    int rc = text_clean(raw, &clean);
+    if (rc == MK_ENOMEM)
+        return fail(err, "internal", key, "out of memory");
+    if (rc != MK_OK)
+        return fail(err, "invalid", key, "%s must be text without control characters", key);
+    rc = json_object_set_new(obj, key, json_string(clean));
+    free(clean);
+    return rc == 0 ? MK_OK : fail(err, "internal", key, "out of memory");
+}
+
 static int opt_bool(json_t *obj, const char *key, bool *out, struct body_err *err)
 {
     json_t *v = json_object_get(obj, key);
@@ -232,7 +252,8 @@ int body_obs(json_t *obj, const struct obs_kind **kind, struct obs_values *v, co
             return MK_EINVAL;
         v->present[0] = 1;
     }
-    if (body_opt_string(obj, "note", note, err) != MK_OK)
+    if (clean_in_place(obj, "note", err) != MK_OK ||
+        body_opt_string(obj, "note", note, err) != MK_OK)
         return MK_EINVAL;
     if (*note && strlen(*note) > 500)
         return fail(err, "invalid", "note", "note is longer than 500 bytes");
@@ -264,7 +285,8 @@ int body_campaign(json_t *obj, struct campaign_in *c, struct body_err *err)
     };
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        if (body_opt_string(obj, fields[i].key, (const char **)((char *)c + fields[i].offset),
+        if (clean_in_place(obj, fields[i].key, err) != MK_OK ||
+            body_opt_string(obj, fields[i].key, (const char **)((char *)c + fields[i].offset),
                             err) != MK_OK)
             return MK_EINVAL;
     if (!c->code || !c->code[0])
@@ -296,13 +318,17 @@ int body_campaign(json_t *obj, struct campaign_in *c, struct body_err *err)
 int body_staff(json_t *obj, struct staff_body *s, struct body_err *err)
 {
     memset(s, 0, sizeof *s);
-    if (body_opt_string(obj, "name", &s->name, err) != MK_OK ||
+    if (clean_in_place(obj, "name", err) != MK_OK ||
+        clean_in_place(obj, "specialty", err) != MK_OK ||
+        body_opt_string(obj, "name", &s->name, err) != MK_OK ||
         body_opt_string(obj, "role", &s->role, err) != MK_OK ||
         body_opt_string(obj, "pin", &s->pin, err) != MK_OK ||
         body_opt_string(obj, "specialty", &s->specialty, err) != MK_OK)
         return MK_EINVAL;
     if (!s->name || !s->name[0])
         return fail(err, "invalid", "name", "name is required");
+    if (strlen(s->name) > 200 || (s->specialty && strlen(s->specialty) > 200))
+        return fail(err, "invalid", "name", "name and specialty are at most 200 bytes");
     if (!s->role || !role_valid(s->role))
         return fail(err, "invalid", "role",
                     "role must be registrar, nurse, doctor, pharmacist or lead");

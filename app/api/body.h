@@ -35,7 +35,9 @@ int body_patient(json_t *obj, const struct date *today, struct patient_body *out
 void body_patient_free(struct patient_body *b);
 
 /* A reading: {"code":"bp","values":{"systolic":..,"diastolic":..}} or {"code":..,"value":..}.
- * Checks plausibility (err->code "out_of_range"). note is borrowed. */
+ * Checks plausibility (err->code "out_of_range"). note is borrowed from obj.
+ * These and the campaign and staff parsers replace text members of obj by their cleaned form
+ * (NFC, trimmed, no control characters). */
 int body_obs(json_t *obj, const struct obs_kind **kind, struct obs_values *v, const char **note,
              struct body_err *err);
 

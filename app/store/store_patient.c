@@ -82,6 +82,10 @@ static int find_likely_duplicates(struct store *st, const char *name_fold, int y
     if (rc != MK_OK)
         return rc;
     json_t *likely = json_array();
+    if (!likely) {
+        json_decref(all);
+        return MK_ENOMEM;
+    }
     size_t i;
     json_t *row;
     json_array_foreach(all, i, row)

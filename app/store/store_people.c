@@ -128,7 +128,7 @@ int store_campaign_create(struct store *st, const struct actor *a, const struct 
     store_bind_opt(s, 12, a->staff_id);
     int step = sqlite3_step(s);
     sqlite3_reset(s);
-    if ((step & 0xff) == SQLITE_CONSTRAINT) {
+    if (step == SQLITE_CONSTRAINT_UNIQUE) { /* the code is taken */
         store_rollback(st);
         return MK_EEXIST;
     }

@@ -90,6 +90,13 @@ def test_setup_and_register(d):
     check("staff add output has no PIN or hash", "4321" not in out and "argon" not in out, out)
     rc, _, err = mokit(d, "staff", "add", "--name", "Hoa", "--role", "nurse", "--pin", "4321")
     check("staff with a PIN in use: exit 2", rc == 2 and "PIN" in err, err)
+    p = subprocess.run([MOKIT, "--data", d, "--json", "staff", "add", "--name", "Mai", "--role",
+                        "pharmacist"], input="7788\n", capture_output=True, text=True, timeout=60)
+    check("staff add reads the PIN from stdin when --pin is absent",
+          p.returncode == 0 and json.loads(p.stdout)["role"] == "pharmacist", p.stderr)
+    p = subprocess.run([MOKIT, "--data", d, "staff", "add", "--name", "Mai", "--role", "nurse"],
+                       input="7788\n", capture_output=True, text=True, timeout=60)
+    check("... and that PIN is then taken", p.returncode == 2 and "PIN" in p.stderr, p.stderr)
     rc, _, err = mokit(d, "staff", "add", "--name", "Hoa", "--role", "janitor", "--pin", "5555")
     check("staff with an unknown role: exit 2", rc == 2, err)
     rc, _, err = mokit(d, "staff", "add", "--name", "Hoa", "--role", "nurse", "--pin", "12")
@@ -231,6 +238,15 @@ def test_daemon(d):
           rc == 2 and "empty data directory" in err, err)
     rc, out, _ = mokit(d, "--json", "staff", "list")
     check("... and adds no staff with well-known PINs", len(json.loads(out)) == 1, out)
+    with open(conf, "w") as f:  # a value may hold spaces: the rest of the line is the value
+        f.write(f"data {d}/with space\nlisten 127.0.0.1:{free_port()}\n")
+    p = subprocess.Popen([MOKITD, "--config", conf], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    made = os.path.exists(os.path.join(d, "with space", "mokit.db"))
+    p.send_signal(signal.SIGTERM)
+    p.wait(10)
+    check("a config value keeps its spaces (data dir 'with space')", made)
     mode = os.stat(os.path.join(d, "mokit.db")).st_mode & 0o777
     check("the database file is private to mokit's user (0600)", mode == 0o600, oct(mode))
     p = subprocess.run([MOKITD, "--help"], capture_output=True, text=True, timeout=10)

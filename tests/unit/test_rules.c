@@ -222,6 +222,21 @@ static void request_bodies(void **state)
         assert_string_equal(err.field, bad[i].field);
     }
 
+    /* Staff and campaign text is cleaned like a patient's: NFC, trimmed, no control chars. */
+    struct staff_body sb;
+    const char *st =
+        "{\"name\":\" Le\xcc\x82 Thi\xcc\xa3 Hoa \",\"role\":\"nurse\",\"pin\":\"2468\"}";
+    j = body_parse(st, strlen(st), &err);
+    assert_int_equal(body_staff(j, &sb, &err), MK_OK);
+    assert_string_equal(sb.name, "Lê Thị Hoa");
+    json_decref(j);
+    struct campaign_in ci;
+    const char *cb = "{\"code\":\"C1\",\"name\":\"T\\u0007\"}";
+    j = body_parse(cb, strlen(cb), &err);
+    assert_int_equal(body_campaign(j, &ci, &err), MK_EINVAL);
+    assert_string_equal(err.field, "name");
+    json_decref(j);
+
     const struct obs_kind *k;
     struct obs_values v;
     const char *note;
