@@ -277,9 +277,11 @@ struct results {
     int limit;
 };
 
+/* Appends the rows of s not already found, up to the limit, each with "match": the given
+ * kind, or when match is NULL the row's own column "m". */
 static int collect(struct store *st, sqlite3_stmt *s, struct results *r, const char *match)
 {
-    int rc;
+    int rc = SQLITE_DONE;
     while ((int)json_array_size(r->arr) < r->limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(s, 0);
         if (json_object_get(r->seen, id))
@@ -289,7 +291,12 @@ static int collect(struct store *st, sqlite3_stmt *s, struct results *r, const c
             sqlite3_reset(s);
             return MK_ENOMEM;
         }
-        json_object_set_new(row, "match", json_string(match));
+        if (match) {
+            json_object_set_new(row, "match", json_string(match));
+        } else {
+            json_object_set(row, "match", json_object_get(row, "m"));
+            json_object_del(row, "m");
+        }
         json_object_set_new(r->seen, id, json_true());
         json_array_append_new(r->arr, row);
     }
@@ -304,7 +311,6 @@ static int collect(struct store *st, sqlite3_stmt *s, struct results *r, const c
 static int search_identifier(struct store *st, const char *q, struct results *r, bool *was_number)
 {
     char code[CODE_LEN + 1], digits[32], card[16], ssn[11], phone[16];
-    int rc = MK_OK;
     *was_number = false;
     if (code_parse(q, code) == MK_OK) {
         sqlite3_stmt *s = store_stmt(st, SUMMARY_COLS "FROM patient p WHERE p.code = ?");
@@ -337,26 +343,7 @@ static int search_identifier(struct store *st, const char *q, struct results *r,
     store_bind_opt(s, 1, cccd ? digits : NULL);
     store_bind_opt(s, 2, bhyt ? ssn : NULL);
     store_bind_opt(s, 3, tel ? phone : NULL);
-    /* The match kind comes from the row itself. */
-    int step;
-    while ((int)json_array_size(r->arr) < r->limit && (step = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(s, 0);
-        if (json_object_get(r->seen, id))
-            continue;
-        json_t *row = store_row_json(s);
-        if (!row) {
-            rc = MK_ENOMEM;
-            break;
-        }
-        json_object_set(row, "match", json_object_get(row, "m"));
-        json_object_del(row, "m");
-        json_object_set_new(r->seen, id, json_true());
-        json_array_append_new(r->arr, row);
-    }
-    if (rc == MK_OK && step != SQLITE_ROW && step != SQLITE_DONE)
-        rc = store_err(st, step, "search by number");
-    sqlite3_reset(s);
-    return rc;
+    return collect(st, s, r, NULL); /* the match kind comes from the row's "m" */
 }
 
 #define FILTERS " AND (?2 = 0 OR p.birth_year = ?2) AND (?3 IS NULL OR instr(p.village_fold, ?3)) "

@@ -49,6 +49,16 @@ def wait_health(port, proc, timeout=10):
     return False
 
 
+def stop(proc, sig=signal.SIGTERM):
+    """Sends sig and returns the exit status (None if it had to be killed)."""
+    proc.send_signal(sig)
+    try:
+        return proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return None
+
+
 def test_usage(d):
     rc, out, err = mokit(d)
     check("no command: exit 1 with usage", rc == 1 and "usage" in err, err)
@@ -190,12 +200,7 @@ def test_daemon(d):
     req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/patients", data=body,
                                  method="POST", headers={"Authorization": "Bearer " + token})
     created = json.load(urllib.request.urlopen(req, timeout=5))
-    proc.send_signal(signal.SIGTERM)
-    try:
-        rc = proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        rc = None
+    rc = stop(proc)
     check("SIGTERM: clean exit 0", rc == 0, f"rc={rc}")
     log.seek(0)
     text = log.read()
@@ -208,12 +213,7 @@ def test_daemon(d):
     proc = subprocess.Popen([MOKITD, "--config", conf, "--listen", f"127.0.0.1:{port2}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     check("--listen on the command line overrides the file", wait_health(port2, proc))
-    proc.send_signal(signal.SIGINT)
-    try:
-        rc = proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        rc = None
+    rc = stop(proc, signal.SIGINT)
     check("SIGINT: clean exit 0", rc == 0, f"rc={rc}")
 
     with open(conf, "a") as f:
@@ -244,8 +244,7 @@ def test_daemon(d):
                          stderr=subprocess.DEVNULL)
     time.sleep(1.0)
     made = os.path.exists(os.path.join(d, "with space", "mokit.db"))
-    p.send_signal(signal.SIGTERM)
-    p.wait(10)
+    stop(p)
     check("a config value keeps its spaces (data dir 'with space')", made)
     mode = os.stat(os.path.join(d, "mokit.db")).st_mode & 0o777
     check("the database file is private to mokit's user (0600)", mode == 0o600, oct(mode))
