@@ -67,8 +67,7 @@ bool store_pin_valid(const char *pin);
 /* Sessions: token is 64 hex characters; only its hash is stored. Creating one (a login) and
  * deleting one (a logout) are audited in the same transaction; a->staff_id is the staff
  * member whose session it is. */
-int store_session_create(struct store *st, const struct actor *a, int ttl_seconds,
-                         char token[65]);
+int store_session_create(struct store *st, const struct actor *a, int ttl_seconds, char token[65]);
 /* MK_EAUTH for an unknown or expired token. */
 int store_session_get(struct store *st, const char *token, json_t **staff);
 int store_session_delete(struct store *st, const struct actor *a, const char *token);
