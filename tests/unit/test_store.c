@@ -336,12 +336,17 @@ static void staff_and_sessions(void **state)
                                 "after LIKE '%argon2%'"),
                      0);
     sqlite3_close(db);
+    /* An expired session no longer authenticates. */
+    char old_token[65];
+    assert_int_equal(store_session_create(f->st, &me, -1, old_token), MK_OK);
+    assert_int_equal(store_session_get(f->st, old_token, &who), MK_EAUTH);
+    assert_int_equal(store_session_get(f->st, "not-a-token", &who), MK_EAUTH);
     assert_int_equal(store_session_delete(f->st, &me, token), MK_OK);
     db = raw_db(f);
     assert_int_equal(scalar(db, "SELECT count(*) FROM audit WHERE entity = 'staff' AND "
                                 "action IN ('login', 'logout') AND staff_id = "
                                 "(SELECT id FROM staff WHERE name = 'Lan')"),
-                     2);
+                     3);
     sqlite3_close(db);
     assert_int_equal(store_session_get(f->st, token, &who), MK_EAUTH);
     json_decref(s);
