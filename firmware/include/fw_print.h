@@ -1,0 +1,110 @@
+/* mokit firmware: printer languages and printer profiles (public contract).
+ *
+ * The encoders append the bytes of one printer command each to a growing buffer. They do no
+ * I/O: a layout is turned into bytes here, and a transport (USB, serial, file, simulated
+ * printer) carries the bytes. Errors are sticky: after an allocation failure every further
+ * append is ignored and fw_buf_error() reports it, so a layout checks once at the end.
+ *
+ * Sources: Epson ESC/POS Application Programming Guide (command pages ESC @, ESC t, ESC a,
+ * ESC E, ESC d, GS !, GS V, GS v 0, GS ( k function 165-181, GS a); Zebra ZPL II Programming
+ * Guide (^XA, ^XZ, ^CI, ^FO, ^A0, ^FH, ^FD, ^FS, ^BQ, ^GF). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Error codes of firmware/: 0 success, negative failure; fw_strerror() gives the words. */
+enum fw_err {
+    FW_OK = 0,
+    FW_ENOMEM = -1, /* out of memory */
+    FW_EINVAL = -2, /* an argument outside what the command allows */
+};
+const char *fw_strerror(int err);
+
+/* A growing byte buffer. Zero-initialise or fw_buf_init(); the caller frees with
+ * fw_buf_free(). */
+struct fw_buf {
+    uint8_t *data;
+    size_t len, cap;
+    int error; /* first error, sticky */
+};
+void fw_buf_init(struct fw_buf *b);
+void fw_buf_free(struct fw_buf *b);
+void fw_buf_put(struct fw_buf *b, const void *p, size_t n);
+int fw_buf_error(const struct fw_buf *b);
+
+/* A 1-bit image: rows of stride bytes, most significant bit first, 1 = black (printed). */
+struct fw_bitmap {
+    int width, height, stride;
+    uint8_t *bits;
+};
+
+/* ---- ESC/POS ---- */
+
+enum fw_align { FW_ALIGN_LEFT = 0, FW_ALIGN_CENTER = 1, FW_ALIGN_RIGHT = 2 };
+
+/* Rows per GS v 0 command: small printers (CSN-A2) have buffers of a few kilobytes, so large
+ * images go out as bands. */
+#define FW_ESCPOS_BAND_ROWS 24
+
+void fw_escpos_init(struct fw_buf *b);                         /* ESC @ */
+void fw_escpos_leave_kanji(struct fw_buf *b);                  /* FS . (Chinese-market firmware) */
+void fw_escpos_codepage(struct fw_buf *b, uint8_t page);       /* ESC t n */
+void fw_escpos_align(struct fw_buf *b, enum fw_align a);       /* ESC a n */
+void fw_escpos_bold(struct fw_buf *b, bool on);                /* ESC E n */
+/* GS ! n: character width and height multipliers, 1 to 8 each; FW_EINVAL otherwise. */
+int fw_escpos_size(struct fw_buf *b, int width, int height);
+void fw_escpos_feed(struct fw_buf *b, uint8_t lines);          /* ESC d n */
+void fw_escpos_cut(struct fw_buf *b, bool partial);            /* GS V 0 / GS V 1 */
+/* GS a 0x20: the printer raises its busy (DTR) line while its buffer is full, so a serial
+ * transport can pace itself (CSN-A2 and relatives). */
+void fw_escpos_busy_enable(struct fw_buf *b);
+/* Text bytes in the printer's code page. Control bytes other than LF are dropped, so data
+ * never turns into commands. */
+void fw_escpos_text(struct fw_buf *b, const char *bytes, size_t n);
+/* GS v 0 raster image, in bands of FW_ESCPOS_BAND_ROWS rows. FW_EINVAL for an empty image or
+ * one wider than 65535 bytes per row. */
+int fw_escpos_raster(struct fw_buf *b, const struct fw_bitmap *bm);
+/* Native QR code, model 2 (GS ( k): module size 1-16 dots, error correction 'L','M','Q','H',
+ * 1 to 7089 data bytes. FW_EINVAL otherwise. */
+int fw_escpos_qr(struct fw_buf *b, const char *data, size_t n, int module, char ecc);
+
+/* ---- ZPL ---- */
+
+void fw_zpl_begin(struct fw_buf *b); /* ^XA^CI28: a label, text fields in UTF-8 */
+void fw_zpl_end(struct fw_buf *b);   /* ^XZ */
+/* A text field at x,y (dots) in the scalable font 0, h dots high. The text goes through ^FH
+ * hexadecimal escapes, so ^ and ~ in data are printed, never run. FW_EINVAL for h < 10. */
+int fw_zpl_text(struct fw_buf *b, int x, int y, int h, const char *utf8);
+/* A QR code (^BQN, model 2) at x,y with magnification 1-10 and error correction 'L','M','Q',
+ * 'H'; data in automatic mode. Data may hold only printable ASCII without ^ and ~ (a patient
+ * code is upper-case letters and digits). FW_EINVAL otherwise. */
+int fw_zpl_qr(struct fw_buf *b, int x, int y, int mag, char ecc, const char *data);
+/* A graphic field (^GFA, hexadecimal), for text the printer's font lacks. */
+int fw_zpl_graphic(struct fw_buf *b, int x, int y, const struct fw_bitmap *bm);
+
+/* ---- printer profiles ---- */
+
+enum fw_language { FW_LANG_ESCPOS, FW_LANG_ZPL };
+
+/* What a printer model can do, as data (the idea of escpos-printer-db): a layout asks its
+ * profile whether to send text or raster, native or raster QR, and how wide it may draw. */
+struct fw_profile {
+    const char *name;   /* stable id used in configuration: "escpos-58", "csn-a2", ... */
+    const char *model;  /* for people */
+    enum fw_language language;
+    int dots_per_line;  /* printable width in dots */
+    int dpi;
+    int vn_codepage;    /* ESC t page trusted to print Vietnamese, or -1: raster Vietnamese */
+    bool native_qr;     /* GS ( k / ^BQ prints a QR code the scanners read */
+    bool cutter;
+    bool busy_line;     /* has a busy/DTR line to pace serial output */
+    bool leave_kanji;   /* needs FS . before a code page (Chinese-market firmware) */
+    int baud;           /* serial speed, 0 for USB */
+};
+
+extern const struct fw_profile fw_profiles[];
+extern const size_t fw_profiles_count;
+/* NULL when no profile has that name. */
+const struct fw_profile *fw_profile_find(const char *name);
