@@ -6,7 +6,7 @@
 #   make bench             benchmarks (tests/bench/), not part of `make test`
 #   make fuzz              builds the libFuzzer targets and runs each briefly
 VERSION := 0.1.0
-PKGS := sqlite3 libmicrohttpd jansson libsodium libutf8proc
+PKGS := sqlite3 libmicrohttpd jansson libsodium libutf8proc libqrencode libpng
 ARCH ?=
 SANITIZE ?= 0
 FUZZ_SECONDS ?= 20
@@ -43,7 +43,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SAN) $(PKG_CFLAGS) -Ifir
 LDLIBS = $(PKG_LIBS) -lm
 
 LIB_SRC := $(wildcard app/common/*.c app/domain/*.c app/store/*.c app/api/*.c app/demo/*.c \
-                      firmware/proto/*.c)
+                      firmware/proto/*.c firmware/core/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/migrations.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)

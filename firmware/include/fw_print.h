@@ -19,6 +19,7 @@ enum fw_err {
     FW_OK = 0,
     FW_ENOMEM = -1, /* out of memory */
     FW_EINVAL = -2, /* an argument outside what the command allows */
+    FW_EIO = -3,    /* a file or device could not be written */
 };
 const char *fw_strerror(int err);
 
@@ -40,6 +41,28 @@ struct fw_bitmap {
     uint8_t *bits;
 };
 
+/* A new white bitmap (all zero). FW_EINVAL for a size outside 1..32767, FW_ENOMEM. */
+int fw_bitmap_new(struct fw_bitmap *bm, int width, int height);
+void fw_bitmap_free(struct fw_bitmap *bm);
+static inline int fw_bitmap_get(const struct fw_bitmap *bm, int x, int y)
+{
+    return bm->bits[(size_t)y * (size_t)bm->stride + (size_t)(x >> 3)] >> (7 - (x & 7)) & 1;
+}
+static inline void fw_bitmap_set(struct fw_bitmap *bm, int x, int y)
+{
+    bm->bits[(size_t)y * (size_t)bm->stride + (size_t)(x >> 3)] |= (uint8_t)(0x80 >> (x & 7));
+}
+
+/* A QR code (model 2, libqrencode) as a bitmap: module x module dots per module, with the
+ * 4-module quiet zone the standard asks for. Error correction 'L', 'M', 'Q' or 'H'. The
+ * caller frees out with fw_bitmap_free(). FW_EINVAL for bad arguments or data too long for a
+ * QR code, FW_ENOMEM. */
+int fw_qr_bitmap(const char *data, int module, char ecc, struct fw_bitmap *out);
+
+/* Writes bm as a 1-bit greyscale PNG at 203 dpi: to PATH.tmp, then renamed, so a reader never
+ * sees a partial file. FW_EIO (errno says why), FW_EINVAL, FW_ENOMEM. */
+int fw_png_write(const char *path, const struct fw_bitmap *bm);
+
 /* ---- ESC/POS ---- */
 
 enum fw_align { FW_ALIGN_LEFT = 0, FW_ALIGN_CENTER = 1, FW_ALIGN_RIGHT = 2 };
@@ -48,15 +71,15 @@ enum fw_align { FW_ALIGN_LEFT = 0, FW_ALIGN_CENTER = 1, FW_ALIGN_RIGHT = 2 };
  * images go out as bands. */
 #define FW_ESCPOS_BAND_ROWS 24
 
-void fw_escpos_init(struct fw_buf *b);                         /* ESC @ */
-void fw_escpos_leave_kanji(struct fw_buf *b);                  /* FS . (Chinese-market firmware) */
-void fw_escpos_codepage(struct fw_buf *b, uint8_t page);       /* ESC t n */
-void fw_escpos_align(struct fw_buf *b, enum fw_align a);       /* ESC a n */
-void fw_escpos_bold(struct fw_buf *b, bool on);                /* ESC E n */
+void fw_escpos_init(struct fw_buf *b);                   /* ESC @ */
+void fw_escpos_leave_kanji(struct fw_buf *b);            /* FS . (Chinese-market firmware) */
+void fw_escpos_codepage(struct fw_buf *b, uint8_t page); /* ESC t n */
+void fw_escpos_align(struct fw_buf *b, enum fw_align a); /* ESC a n */
+void fw_escpos_bold(struct fw_buf *b, bool on);          /* ESC E n */
 /* GS ! n: character width and height multipliers, 1 to 8 each; FW_EINVAL otherwise. */
 int fw_escpos_size(struct fw_buf *b, int width, int height);
-void fw_escpos_feed(struct fw_buf *b, uint8_t lines);          /* ESC d n */
-void fw_escpos_cut(struct fw_buf *b, bool partial);            /* GS V 0 / GS V 1 */
+void fw_escpos_feed(struct fw_buf *b, uint8_t lines); /* ESC d n */
+void fw_escpos_cut(struct fw_buf *b, bool partial);   /* GS V 0 / GS V 1 */
 /* GS a 0x20: the printer raises its busy (DTR) line while its buffer is full, so a serial
  * transport can pace itself (CSN-A2 and relatives). */
 void fw_escpos_busy_enable(struct fw_buf *b);
@@ -91,17 +114,17 @@ enum fw_language { FW_LANG_ESCPOS, FW_LANG_ZPL };
 /* What a printer model can do, as data (the idea of escpos-printer-db): a layout asks its
  * profile whether to send text or raster, native or raster QR, and how wide it may draw. */
 struct fw_profile {
-    const char *name;   /* stable id used in configuration: "escpos-58", "csn-a2", ... */
-    const char *model;  /* for people */
+    const char *name;  /* stable id used in configuration: "escpos-58", "csn-a2", ... */
+    const char *model; /* for people */
     enum fw_language language;
-    int dots_per_line;  /* printable width in dots */
+    int dots_per_line; /* printable width in dots */
     int dpi;
-    int vn_codepage;    /* ESC t page trusted to print Vietnamese, or -1: raster Vietnamese */
-    bool native_qr;     /* GS ( k / ^BQ prints a QR code the scanners read */
+    int vn_codepage; /* ESC t page trusted to print Vietnamese, or -1: raster Vietnamese */
+    bool native_qr;  /* GS ( k / ^BQ prints a QR code the scanners read */
     bool cutter;
-    bool busy_line;     /* has a busy/DTR line to pace serial output */
-    bool leave_kanji;   /* needs FS . before a code page (Chinese-market firmware) */
-    int baud;           /* serial speed, 0 for USB */
+    bool busy_line;   /* has a busy/DTR line to pace serial output */
+    bool leave_kanji; /* needs FS . before a code page (Chinese-market firmware) */
+    int baud;         /* serial speed, 0 for USB */
 };
 
 extern const struct fw_profile fw_profiles[];

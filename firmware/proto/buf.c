@@ -7,9 +7,14 @@
 const char *fw_strerror(int err)
 {
     switch (err) {
-    case FW_OK: return "success";
-    case FW_ENOMEM: return "out of memory";
-    case FW_EINVAL: return "invalid argument";
+    case FW_OK:
+        return "success";
+    case FW_ENOMEM:
+        return "out of memory";
+    case FW_EINVAL:
+        return "invalid argument";
+    case FW_EIO:
+        return "input/output error";
     }
     return "unknown error";
 }

@@ -116,10 +116,10 @@ int fw_escpos_qr(struct fw_buf *b, const char *data, size_t n, int module, char 
             level = i;
     if (n < 1 || n > 7089 || module < 1 || module > 16 || level < 0)
         return FW_EINVAL;
-    uint8_t model[2] = {50, 0};                   /* fn 65: model 2 */
-    uint8_t size[1] = {(uint8_t)module};          /* fn 67: module size in dots */
+    uint8_t model[2] = {50, 0};                      /* fn 65: model 2 */
+    uint8_t size[1] = {(uint8_t)module};             /* fn 67: module size in dots */
     uint8_t correction[1] = {(uint8_t)(48 + level)}; /* fn 69: 48 L, 49 M, 50 Q, 51 H */
-    uint8_t print[1] = {48};                      /* fn 81: print the stored symbol */
+    uint8_t print[1] = {48};                         /* fn 81: print the stored symbol */
     qr_function(b, 65, model, sizeof model);
     qr_function(b, 67, size, sizeof size);
     qr_function(b, 69, correction, sizeof correction);

@@ -74,8 +74,7 @@ int fw_zpl_graphic(struct fw_buf *b, int x, int y, const struct fw_bitmap *bm)
     static const char hex[] = "0123456789ABCDEF";
     char s[64];
     int row_bytes = (bm->width + 7) / 8;
-    if (bm->width <= 0 || bm->height <= 0 || bm->stride < row_bytes ||
-        origin(b, x, y) != FW_OK)
+    if (bm->width <= 0 || bm->height <= 0 || bm->stride < row_bytes || origin(b, x, y) != FW_OK)
         return FW_EINVAL;
     long total = (long)row_bytes * bm->height;
     /* ^GFA,b,c,d,data: ASCII hexadecimal, b = c = bytes in all, d = bytes per row. */

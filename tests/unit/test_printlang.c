@@ -10,19 +10,19 @@
 
 #include "fw_print.h"
 
-#define EXPECT_BYTES(buf, ...)                                                                     \
-    do {                                                                                           \
-        const uint8_t want_[] = {__VA_ARGS__};                                                     \
-        assert_int_equal((buf)->len, sizeof want_);                                                \
-        assert_memory_equal((buf)->data, want_, sizeof want_);                                     \
-        (buf)->len = 0;                                                                            \
+#define EXPECT_BYTES(buf, ...)                                 \
+    do {                                                       \
+        const uint8_t want_[] = {__VA_ARGS__};                 \
+        assert_int_equal((buf)->len, sizeof want_);            \
+        assert_memory_equal((buf)->data, want_, sizeof want_); \
+        (buf)->len = 0;                                        \
     } while (0)
 
-#define EXPECT_TEXT(buf, s)                                                                        \
-    do {                                                                                           \
-        assert_int_equal((buf)->len, strlen(s));                                                   \
-        assert_memory_equal((buf)->data, (s), strlen(s));                                          \
-        (buf)->len = 0;                                                                            \
+#define EXPECT_TEXT(buf, s)                               \
+    do {                                                  \
+        assert_int_equal((buf)->len, strlen(s));          \
+        assert_memory_equal((buf)->data, (s), strlen(s)); \
+        (buf)->len = 0;                                   \
     } while (0)
 
 static void escpos_commands(void **state)
@@ -108,8 +108,8 @@ static void escpos_qr(void **state)
                  /* fn 169 (69): error correction M = 49 */
                  0x1d, 0x28, 0x6b, 0x03, 0x00, 0x31, 0x45, 0x31,
                  /* fn 180 (80): store 12 bytes, pL = 12 + 3 */
-                 0x1d, 0x28, 0x6b, 0x0f, 0x00, 0x31, 0x50, 0x30, 'K', '7', 'Q', '2', 'M', 'X',
-                 '4', 'P', '9', 'R', 'T', 'S',
+                 0x1d, 0x28, 0x6b, 0x0f, 0x00, 0x31, 0x50, 0x30, 'K', '7', 'Q', '2', 'M', 'X', '4',
+                 'P', '9', 'R', 'T', 'S',
                  /* fn 181 (81): print */
                  0x1d, 0x28, 0x6b, 0x03, 0x00, 0x31, 0x51, 0x30);
     /* pH carries lengths over 252 bytes. */

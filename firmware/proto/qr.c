@@ -1,0 +1,59 @@
+/* QR codes as bitmaps, for printers without a native QR command and for print previews.
+ * The symbol comes from libqrencode; this file only scales it and adds the quiet zone. */
+#include "fw_print.h"
+
+#include <errno.h>
+#include <qrencode.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define QUIET_ZONE 4 /* modules of white around the symbol (ISO/IEC 18004) */
+
+int fw_bitmap_new(struct fw_bitmap *bm, int width, int height)
+{
+    memset(bm, 0, sizeof *bm);
+    if (width < 1 || height < 1 || width > 32767 || height > 32767)
+        return FW_EINVAL;
+    bm->stride = (width + 7) / 8;
+    bm->bits = calloc((size_t)height, (size_t)bm->stride);
+    if (!bm->bits)
+        return FW_ENOMEM;
+    bm->width = width;
+    bm->height = height;
+    return FW_OK;
+}
+
+void fw_bitmap_free(struct fw_bitmap *bm)
+{
+    free(bm->bits);
+    memset(bm, 0, sizeof *bm);
+}
+
+int fw_qr_bitmap(const char *data, int module, char ecc, struct fw_bitmap *out)
+{
+    static const QRecLevel levels[] = {QR_ECLEVEL_L, QR_ECLEVEL_M, QR_ECLEVEL_Q, QR_ECLEVEL_H};
+    const char *which = ecc ? strchr("LMQH", ecc) : NULL;
+    memset(out, 0, sizeof *out);
+    if (!which || !data[0] || module < 1 || module > 32)
+        return FW_EINVAL;
+    /* Version 0: the smallest that fits; case-sensitive, so upper-case codes use the
+     * alphanumeric mode and stay small. */
+    QRcode *qr = QRcode_encodeString(data, 0, levels[which - "LMQH"], QR_MODE_8, 1);
+    if (!qr)
+        return errno == ENOMEM ? FW_ENOMEM : FW_EINVAL;
+    int side = (qr->width + 2 * QUIET_ZONE) * module;
+    int rc = fw_bitmap_new(out, side, side);
+    if (rc == FW_OK) {
+        for (int my = 0; my < qr->width; my++)
+            for (int mx = 0; mx < qr->width; mx++) {
+                if (!(qr->data[my * qr->width + mx] & 1)) /* bit 0: dark module */
+                    continue;
+                for (int dy = 0; dy < module; dy++)
+                    for (int dx = 0; dx < module; dx++)
+                        fw_bitmap_set(out, (QUIET_ZONE + mx) * module + dx,
+                                      (QUIET_ZONE + my) * module + dy);
+            }
+    }
+    QRcode_free(qr);
+    return rc;
+}
