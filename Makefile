@@ -6,7 +6,7 @@
 #   make bench             benchmarks (tests/bench/), not part of `make test`
 #   make fuzz              builds the libFuzzer targets and runs each briefly
 VERSION := 0.1.0
-PKGS := sqlite3 libmicrohttpd jansson libsodium libutf8proc libqrencode libpng
+PKGS := sqlite3 libmicrohttpd jansson libsodium libutf8proc libqrencode libpng freetype2
 ARCH ?=
 SANITIZE ?= 0
 FUZZ_SECONDS ?= 20

@@ -22,9 +22,8 @@ static int write_png(FILE *f, const struct fw_bitmap *bm)
         return FW_EINVAL;
     }
     png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)bm->width, (png_uint_32)bm->height, 1,
-                 PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
-                 PNG_FILTER_TYPE_DEFAULT);
+    png_set_IHDR(png, info, (png_uint_32)bm->width, (png_uint_32)bm->height, 1, PNG_COLOR_TYPE_GRAY,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     /* 203 dpi thermal dots: 7992 pixels per metre, so a viewer shows the paper's real size. */
     png_set_pHYs(png, info, 7992, 7992, PNG_RESOLUTION_METER);
     png_write_info(png, info);

@@ -63,6 +63,27 @@ int fw_qr_bitmap(const char *data, int module, char ecc, struct fw_bitmap *out);
  * sees a partial file. FW_EIO (errno says why), FW_EINVAL, FW_ENOMEM. */
 int fw_png_write(const char *path, const struct fw_bitmap *bm);
 
+/* ---- text ---- */
+
+/* DejaVu Sans from fonts-dejavu-core: it has every letter of the Vietnamese alphabet. */
+#define FW_FONT_DEFAULT "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+struct fw_font;
+
+/* Opens a TrueType/OpenType font. FW_EIO when it is missing or not a font; FW_ENOMEM. */
+int fw_font_open(const char *path, struct fw_font **out);
+void fw_font_close(struct fw_font *f);
+/* True when the font has a glyph for the Unicode code point cp. */
+bool fw_font_has(struct fw_font *f, uint32_t cp);
+/* Renders UTF-8 text (NFC: Vietnamese letters precomposed) px dots high, 1 bit per dot,
+ * cropped to the text's width and at most max_width dots wide: a longer text is cut and ends
+ * with "…" (*cut is set). The bitmap is as high as the font's ascent + descent, so lines of
+ * the same size align. The caller frees out with fw_bitmap_free(). FW_EINVAL for invalid
+ * UTF-8, empty text, px outside 6-512, or a character the font lacks (never a box: the caller
+ * decides what to print instead); FW_ENOMEM. */
+int fw_font_render(struct fw_font *f, const char *utf8, int px, int max_width,
+                   struct fw_bitmap *out, bool *cut);
+
 /* ---- ESC/POS ---- */
 
 enum fw_align { FW_ALIGN_LEFT = 0, FW_ALIGN_CENTER = 1, FW_ALIGN_RIGHT = 2 };

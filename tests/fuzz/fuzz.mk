@@ -1,6 +1,6 @@
 # libFuzzer targets for every parser of outside input. `make fuzz` builds them with clang
 # (ASan + UBSan) and runs each for FUZZ_SECONDS on a copy of its seed corpus.
-PKGS := sqlite3 libmicrohttpd jansson libsodium libutf8proc libqrencode libpng
+PKGS := sqlite3 libmicrohttpd jansson libsodium libutf8proc libqrencode libpng freetype2
 FUZZ_SECONDS ?= 20
 B := build/fuzz
 CC := clang
