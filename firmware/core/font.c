@@ -120,6 +120,8 @@ int fw_font_render(struct fw_font *f, const char *utf8, int px, int max_width,
         int ell;
         if (!fw_font_has(f, ELLIPSIS) || advance(f->face, ELLIPSIS, &ell) != FW_OK)
             return FW_EINVAL;
+        if (ell > max_width) /* not even "…" fits: the layout's field is too narrow */
+            return FW_EINVAL;
         int keep = 0, w = 0;
         while (keep < n && w + adv[keep] + ell <= max_width)
             w += adv[keep++];

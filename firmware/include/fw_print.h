@@ -80,7 +80,7 @@ bool fw_font_has(struct fw_font *f, uint32_t cp);
  * with "…" (*cut is set). The bitmap is as high as the font's ascent + descent, so lines of
  * the same size align. The caller frees out with fw_bitmap_free(). FW_EINVAL for invalid
  * UTF-8, empty text, px outside 6-512, or a character the font lacks (never a box: the caller
- * decides what to print instead); FW_ENOMEM. */
+ * decides what to print instead), or a max_width too narrow for "…"; FW_ENOMEM. */
 int fw_font_render(struct fw_font *f, const char *utf8, int px, int max_width,
                    struct fw_bitmap *out, bool *cut);
 

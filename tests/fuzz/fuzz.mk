@@ -7,8 +7,9 @@ CC := clang
 FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
          -fno-sanitize-recover=all -DMOKIT_VERSION=\"fuzz\" $(shell pkg-config --cflags $(PKGS))
 LIBS := $(shell pkg-config --libs $(PKGS)) -lm
-SRC := $(wildcard app/common/*.c app/domain/*.c app/store/*.c app/api/body.c) build/gen/migrations.c
-TARGETS := cccd code body
+SRC := $(wildcard app/common/*.c app/domain/*.c app/store/*.c app/api/body.c firmware/proto/*.c \
+         firmware/core/*.c) build/gen/migrations.c
+TARGETS := cccd code body font
 
 .PHONY: run
 run: $(TARGETS:%=$(B)/fuzz_%)
@@ -27,4 +28,4 @@ build/gen/migrations.c: $(sort $(wildcard app/sql/*.sql))
 
 $(B)/fuzz_%: tests/fuzz/fuzz_%.c $(SRC)
 	@mkdir -p $(B)
-	$(CC) $(FLAGS) -Iapp/store -o $@ $^ $(LIBS)
+	$(CC) $(FLAGS) -Iapp/store -Ifirmware/include -o $@ $^ $(LIBS)
