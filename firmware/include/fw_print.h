@@ -67,6 +67,8 @@ int fw_png_write(const char *path, const struct fw_bitmap *bm);
 
 /* DejaVu Sans from fonts-dejavu-core: it has every letter of the Vietnamese alphabet. */
 #define FW_FONT_DEFAULT "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+/* DejaVu Sans Mono: at 20 px a character is 12 dots wide, like a printer's 12 x 24 font A. */
+#define FW_FONT_MONO "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 
 struct fw_font;
 
@@ -127,6 +129,25 @@ int fw_zpl_text(struct fw_buf *b, int x, int y, int h, const char *utf8);
 int fw_zpl_qr(struct fw_buf *b, int x, int y, int mag, char ecc, const char *data);
 /* A graphic field (^GFA, hexadecimal), for text the printer's font lacks. */
 int fw_zpl_graphic(struct fw_buf *b, int x, int y, const struct fw_bitmap *bm);
+
+/* ---- simulated printer ---- */
+
+struct fw_profile;
+
+/* Interprets an ESC/POS byte stream as a printer of profile p would print it, into a bitmap
+ * p->dots_per_line wide and as long as the paper used (the caller frees out).
+ *
+ * It understands what fw_escpos_* emits: ESC @, FS ., ESC t, ESC a, ESC E, GS !, ESC d, GS V,
+ * GS a, GS v 0 and GS ( k (model, size, error correction, store, print), text and LF. Text is
+ * drawn with font, which stands in for the printer's 12 x 24 font A: open FW_FONT_MONO, drawn
+ * 20 px high in a 24-dot cell and scaled by GS !, so a 58 mm line holds 32 characters as on
+ * paper. A byte of 0x80 or more is drawn as "?" since no code page is trusted. Text lines,
+ * images and QR codes follow ESC a; a line wider than the paper, or GS ( k for a profile
+ * without native QR, is an error.
+ * Anything else is an error (FW_EINVAL) with the offset and byte in err: our encoders never
+ * emit it, so it is a bug to catch, not to guess at. FW_ENOMEM. */
+int fw_sim_escpos(const uint8_t *data, size_t n, const struct fw_profile *p, struct fw_font *font,
+                  struct fw_bitmap *out, char *err, size_t errlen);
 
 /* ---- printer profiles ---- */
 
