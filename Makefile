@@ -42,14 +42,14 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SAN) $(PKG_CFLAGS) -Ifir
              -DMOKIT_VERSION=\"$(VERSION)\" -MMD -MP
 LDLIBS = $(PKG_LIBS) -lm
 
-LIB_SRC := $(wildcard app/common/*.c app/domain/*.c app/store/*.c app/api/*.c app/demo/*.c \
+LIB_SRC := $(wildcard app/common/*.c app/domain/*.c app/store/*.c app/api/*.c app/demo/*.c app/print/*.c \
                       firmware/proto/*.c firmware/core/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/migrations.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 SQL := $(sort $(wildcard app/sql/*.sql))
 
-.PHONY: all deps run test test-unit unit bench fuzz format format-check clean
+.PHONY: all deps run test test-unit unit bench fuzz golden format format-check clean
 all: $(B)/mokitd $(B)/mokit
 
 deps:
@@ -89,6 +89,11 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/libmokit.a
 
 unit: $(UNIT_BIN)
 
+# Rewrites tests/golden/ from the current layouts. Deliberate: a changed golden file needs a
+# reason in its commit.
+golden: unit
+	MOKIT_GOLDEN=write $(B)/tests/test_layout
+
 run:
 	@images/deps.sh build
 	@$(MAKE) --no-print-directory all
@@ -104,10 +109,16 @@ test-unit:
 	@$(MAKE) --no-print-directory unit
 	@tests/run.sh --unit-only $(B) $(EXEC)
 
+$(B)/bench/bench_print: $(B)/obj/tests/bench/bench_print.o $(B)/libmokit.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
 bench:
 	@images/deps.sh build test
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(B)/bench/bench_print
 	@tests/bench/run.sh $(B)
+	@$(B)/bench/bench_print
 
 fuzz:
 	@images/deps.sh build fuzz

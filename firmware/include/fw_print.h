@@ -53,6 +53,11 @@ static inline void fw_bitmap_set(struct fw_bitmap *bm, int x, int y)
     bm->bits[(size_t)y * (size_t)bm->stride + (size_t)(x >> 3)] |= (uint8_t)(0x80 >> (x & 7));
 }
 
+/* The smallest box holding all black dots of bm: *x, *y, *w, *h. A white bitmap gives w = h = 0. */
+void fw_bitmap_ink(const struct fw_bitmap *bm, int *x, int *y, int *w, int *h);
+/* A copy of the w x h region at x, y into out (caller frees). FW_EINVAL, FW_ENOMEM. */
+int fw_bitmap_crop(const struct fw_bitmap *bm, int x, int y, int w, int h, struct fw_bitmap *out);
+
 /* A QR code (model 2, libqrencode) as a bitmap: module x module dots per module, with the
  * 4-module quiet zone the standard asks for. Error correction 'L', 'M', 'Q' or 'H'. The
  * caller frees out with fw_bitmap_free(). FW_EINVAL for bad arguments or data too long for a
@@ -101,8 +106,9 @@ void fw_escpos_align(struct fw_buf *b, enum fw_align a); /* ESC a n */
 void fw_escpos_bold(struct fw_buf *b, bool on);          /* ESC E n */
 /* GS ! n: character width and height multipliers, 1 to 8 each; FW_EINVAL otherwise. */
 int fw_escpos_size(struct fw_buf *b, int width, int height);
-void fw_escpos_feed(struct fw_buf *b, uint8_t lines); /* ESC d n */
-void fw_escpos_cut(struct fw_buf *b, bool partial);   /* GS V 0 / GS V 1 */
+void fw_escpos_feed(struct fw_buf *b, uint8_t lines);     /* ESC d n */
+void fw_escpos_feed_dots(struct fw_buf *b, uint8_t dots); /* ESC J n: print, feed n dots */
+void fw_escpos_cut(struct fw_buf *b, bool partial);       /* GS V 0 / GS V 1 */
 /* GS a 0x20: the printer raises its busy (DTR) line while its buffer is full, so a serial
  * transport can pace itself (CSN-A2 and relatives). */
 void fw_escpos_busy_enable(struct fw_buf *b);
@@ -137,8 +143,9 @@ struct fw_profile;
 /* Interprets an ESC/POS byte stream as a printer of profile p would print it, into a bitmap
  * p->dots_per_line wide and as long as the paper used (the caller frees out).
  *
- * It understands what fw_escpos_* emits: ESC @, FS ., ESC t, ESC a, ESC E, GS !, ESC d, GS V,
- * GS a, GS v 0 and GS ( k (model, size, error correction, store, print), text and LF. Text is
+ * It understands what fw_escpos_* emits: ESC @, FS ., ESC t, ESC a, ESC E, GS !, ESC d, ESC J,
+ * GS V, GS a, GS v 0 and GS ( k (model, size, error correction, store, print), text and LF.
+ * Text is
  * drawn with font, which stands in for the printer's 12 x 24 font A: open FW_FONT_MONO, drawn
  * 20 px high in a 24-dot cell and scaled by GS !, so a 58 mm line holds 32 characters as on
  * paper. A byte of 0x80 or more is drawn as "?" since no code page is trusted. Text lines,

@@ -52,6 +52,11 @@ void fw_escpos_feed(struct fw_buf *b, uint8_t lines)
     put3(b, ESC, 'd', lines);
 }
 
+void fw_escpos_feed_dots(struct fw_buf *b, uint8_t dots)
+{
+    put3(b, ESC, 'J', dots);
+}
+
 void fw_escpos_cut(struct fw_buf *b, bool partial)
 {
     put3(b, GS, 'V', partial ? 1 : 0);

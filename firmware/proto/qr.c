@@ -29,6 +29,43 @@ void fw_bitmap_free(struct fw_bitmap *bm)
     memset(bm, 0, sizeof *bm);
 }
 
+void fw_bitmap_ink(const struct fw_bitmap *bm, int *x, int *y, int *w, int *h)
+{
+    int x0 = bm->width, y0 = bm->height, x1 = -1, y1 = -1;
+    for (int yy = 0; yy < bm->height; yy++)
+        for (int xx = 0; xx < bm->width; xx++)
+            if (fw_bitmap_get(bm, xx, yy)) {
+                x0 = xx < x0 ? xx : x0;
+                x1 = xx > x1 ? xx : x1;
+                y0 = yy < y0 ? yy : y0;
+                y1 = yy > y1 ? yy : y1;
+            }
+    if (x1 < 0) {
+        *x = *y = *w = *h = 0;
+        return;
+    }
+    *x = x0;
+    *y = y0;
+    *w = x1 - x0 + 1;
+    *h = y1 - y0 + 1;
+}
+
+int fw_bitmap_crop(const struct fw_bitmap *bm, int x, int y, int w, int h, struct fw_bitmap *out)
+{
+    if (x < 0 || y < 0 || w < 1 || h < 1 || x + w > bm->width || y + h > bm->height) {
+        memset(out, 0, sizeof *out);
+        return FW_EINVAL;
+    }
+    int rc = fw_bitmap_new(out, w, h);
+    if (rc != FW_OK)
+        return rc;
+    for (int yy = 0; yy < h; yy++)
+        for (int xx = 0; xx < w; xx++)
+            if (fw_bitmap_get(bm, x + xx, y + yy))
+                fw_bitmap_set(out, xx, yy);
+    return FW_OK;
+}
+
 int fw_qr_bitmap(const char *data, int module, char ecc, struct fw_bitmap *out)
 {
     static const QRecLevel levels[] = {QR_ECLEVEL_L, QR_ECLEVEL_M, QR_ECLEVEL_Q, QR_ECLEVEL_H};

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FONT_A_PX 20 /* DejaVu Sans Mono at 20 px: 12 dots a character, like font A */
-#define LINE_SPACING  30 /* ESC 2 default, 1/6 inch at 203 dpi, rounded */
-#define MAX_HEIGHT    30000 /* about 3.7 m of paper: more is a runaway stream */
+#define FONT_A_PX    20    /* DejaVu Sans Mono at 20 px: 12 dots a character, like font A */
+#define LINE_SPACING 30    /* ESC 2 default, 1/6 inch at 203 dpi, rounded */
+#define MAX_HEIGHT   30000 /* about 3.7 m of paper: more is a runaway stream */
 
 struct sim {
     const struct fw_profile *p;
@@ -72,7 +72,7 @@ static int grow(struct sim *s, int h)
 static int place(struct sim *s, const struct fw_bitmap *bm, int sx, int sy)
 {
     int w = bm->width * sx, h = bm->height * sy;
-    int x0 = s->align == 1 ? (s->p->dots_per_line - w) / 2
+    int x0 = s->align == 1   ? (s->p->dots_per_line - w) / 2
              : s->align == 2 ? s->p->dots_per_line - w
                              : 0;
     if (x0 < 0)
@@ -199,7 +199,8 @@ static int qr(struct sim *s, const uint8_t *d, size_t n, size_t *used)
         fw_bitmap_free(&bm);
         return rc;
     }
-    default: return fail(s, "QR function %d is not used", d[6]);
+    default:
+        return fail(s, "QR function %d is not used", d[6]);
     }
 }
 
@@ -230,13 +231,22 @@ static int command(struct sim *s, const uint8_t *d, size_t n, size_t *used)
     uint8_t v = d[2];
     if (d[0] == 0x1b) {
         switch (d[1]) {
-        case 't': return FW_OK; /* code page: text is ASCII here */
+        case 't':
+            return FW_OK; /* code page: text is ASCII here */
         case 'a':
             if (v > 2 && v != '0' && v != '1' && v != '2')
                 return fail(s, "ESC a %d", v);
             s->align = v >= '0' ? v - '0' : v;
             return FW_OK;
-        case 'E': return FW_OK; /* bold: not drawn */
+        case 'E':
+            return FW_OK; /* bold: not drawn */
+        case 'J': {       /* print the line buffer if any, then feed v dots */
+            int rc = s->line_len ? flush_line(s) : FW_OK;
+            if (rc == FW_OK)
+                rc = grow(s, v);
+            s->y += v;
+            return rc;
+        }
         case 'd': {
             int rc = flush_line(s);
             for (int i = 1; rc == FW_OK && i < v; i++)
@@ -250,8 +260,10 @@ static int command(struct sim *s, const uint8_t *d, size_t n, size_t *used)
             s->width_mul = (v >> 4 & 7) + 1;
             s->height_mul = (v & 7) + 1;
             return FW_OK;
-        case 'V': return v <= 1 || v == '0' || v == '1' ? FW_OK : fail(s, "GS V %d", v);
-        case 'a': return FW_OK; /* busy line: nothing to draw */
+        case 'V':
+            return v <= 1 || v == '0' || v == '1' ? FW_OK : fail(s, "GS V %d", v);
+        case 'a':
+            return FW_OK; /* busy line: nothing to draw */
         }
     }
     return fail(s, "unknown command 0x%02x 0x%02x", d[0], d[1]);

@@ -49,6 +49,8 @@ static void escpos_commands(void **state)
     assert_int_equal(b.len, 0); /* nothing appended for a refused command */
     fw_escpos_feed(&b, 3);
     EXPECT_BYTES(&b, 0x1b, 0x64, 0x03);
+    fw_escpos_feed_dots(&b, 12);
+    EXPECT_BYTES(&b, 0x1b, 0x4a, 12);
     fw_escpos_cut(&b, false);
     EXPECT_BYTES(&b, 0x1d, 0x56, 0x00);
     fw_escpos_cut(&b, true);

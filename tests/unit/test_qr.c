@@ -36,6 +36,37 @@ static void geometry(void **state)
     fw_bitmap_free(&bm);
 }
 
+static void ink_and_crop(void **state)
+{
+    (void)state;
+    struct fw_bitmap bm, c;
+    int x, y, w, h;
+    assert_int_equal(fw_bitmap_new(&bm, 40, 10), FW_OK);
+    fw_bitmap_ink(&bm, &x, &y, &w, &h);
+    assert_int_equal(w, 0); /* all white */
+    fw_bitmap_set(&bm, 9, 2);
+    fw_bitmap_set(&bm, 20, 7);
+    fw_bitmap_ink(&bm, &x, &y, &w, &h);
+    assert_int_equal(x, 9);
+    assert_int_equal(y, 2);
+    assert_int_equal(w, 12);
+    assert_int_equal(h, 6);
+    assert_int_equal(fw_bitmap_crop(&bm, x, y, w, h, &c), FW_OK);
+    assert_int_equal(fw_bitmap_get(&c, 0, 0), 1);
+    assert_int_equal(fw_bitmap_get(&c, 11, 5), 1);
+    assert_int_equal(fw_bitmap_get(&c, 5, 3), 0);
+    fw_bitmap_free(&c);
+    assert_int_equal(fw_bitmap_crop(&bm, 30, 0, 11, 1, &c), FW_EINVAL); /* past the edge */
+    fw_bitmap_free(&bm);
+    /* A QR's ink is the symbol without its quiet zone: 21 modules at version 1. */
+    assert_int_equal(fw_qr_bitmap("K7Q2MX4P9RTS", 3, 'M', &bm), FW_OK);
+    fw_bitmap_ink(&bm, &x, &y, &w, &h);
+    assert_int_equal(x, 12);
+    assert_int_equal(w, 63);
+    assert_int_equal(h, 63);
+    fw_bitmap_free(&bm);
+}
+
 static void bad_arguments(void **state)
 {
     (void)state;
@@ -109,6 +140,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(geometry),
+        cmocka_unit_test(ink_and_crop),
         cmocka_unit_test(bad_arguments),
         cmocka_unit_test(decodes_back),
     };

@@ -12,7 +12,7 @@
 
 #include "fw_print.h"
 
-static struct fw_font *font; /* the printer's font A, for fw_sim_escpos */
+static struct fw_font *font;  /* the printer's font A, for fw_sim_escpos */
 static struct fw_font *names; /* rasterised Vietnamese, as the layouts draw it */
 
 static int setup(void **state)
@@ -42,8 +42,8 @@ static void ticket(struct fw_buf *b, const struct fw_profile *p, bool native_qr)
     assert_int_equal(fw_escpos_size(b, 3, 3), FW_OK);
     fw_escpos_text(b, "A17\n", 4);
     assert_int_equal(fw_escpos_size(b, 1, 1), FW_OK);
-    assert_int_equal(
-        fw_font_render(names, "Nguyễn Thị Hương", 24, p->dots_per_line, &name, &cut), FW_OK);
+    assert_int_equal(fw_font_render(names, "Nguyễn Thị Hương", 24, p->dots_per_line, &name, &cut),
+                     FW_OK);
     assert_int_equal(fw_escpos_raster(b, &name), FW_OK);
     fw_bitmap_free(&name);
     if (native_qr) {

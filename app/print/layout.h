@@ -1,0 +1,26 @@
+/* Printed layouts: what goes on a queue ticket, turned into printer bytes for a profile.
+ * Pure: no I/O (the font is opened by the caller). The rules:
+ *  - a string of plain ASCII is sent as text: every code page agrees on ASCII;
+ *  - a string with Vietnamese letters is rasterised (no code page is trusted for them),
+ *    cropped to its ink; a name too wide for the paper wraps onto a second line at a space,
+ *    and only what two lines cannot hold ends in "…";
+ *  - the QR is native where the profile has the command, otherwise a raster at 4 dots a
+ *    module, or 3 on a serial printer where every byte costs wire time. */
+#pragma once
+
+#include "fw_print.h"
+
+struct ticket {
+    int queue_number;     /* 1..9999 */
+    const char *code;     /* patient code: the QR */
+    const char *name;     /* NFC */
+    const char *station;  /* where to go, may be NULL */
+    const char *campaign; /* campaign code or name */
+    const char *when;     /* "22/11/2026 08:20" */
+};
+
+/* Appends the ticket to out. font is the name font (FW_FONT_DEFAULT). FW_EINVAL for a ZPL
+ * profile (tickets are for receipt printers), a queue number out of range or a missing code;
+ * fw_buf_error(out) for allocation failures. */
+int layout_ticket(const struct ticket *t, const struct fw_profile *p, struct fw_font *font,
+                  struct fw_buf *out);

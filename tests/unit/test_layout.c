@@ -1,0 +1,174 @@
+/* Queue tickets: exact bytes per profile (golden files), and what they print, read back by the
+ * simulated printer and zbarimg. MOKIT_GOLDEN=write rewrites the golden files (`make golden`):
+ * a changed golden file needs a reason in its commit. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../app/print/layout.h"
+
+static struct fw_font *names, *font_a;
+
+/* The reference ticket of the performance goal: a 30-character Vietnamese name. */
+static const struct ticket reference = {
+    .queue_number = 17,
+    .code = "K7Q2MX4P9RTS",
+    .name = "Nguyễn Thị Hương Giang Lan Anh",
+    .station = "Khám nội",
+    .campaign = "DEMO-TAVAN",
+    .when = "22/11/2026 08:20",
+};
+
+static int setup(void **state)
+{
+    (void)state;
+    return fw_font_open(FW_FONT_DEFAULT, &names) == FW_OK &&
+                   fw_font_open(FW_FONT_MONO, &font_a) == FW_OK
+               ? 0
+               : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    fw_font_close(names);
+    fw_font_close(font_a);
+    return 0;
+}
+
+static void golden(const char *name, const struct fw_buf *b)
+{
+    char path[256];
+    snprintf(path, sizeof path, "tests/golden/%s", name);
+    const char *mode = getenv("MOKIT_GOLDEN");
+    if (mode && strcmp(mode, "write") == 0) {
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(b->data, 1, b->len, f), b->len);
+        assert_int_equal(fclose(f), 0);
+        return;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("%s is missing: run `make golden` and commit it with a reason", path);
+    static uint8_t want[1 << 16];
+    size_t n = fread(want, 1, sizeof want, f);
+    fclose(f);
+    if (n != b->len || memcmp(want, b->data, n) != 0)
+        fail_msg("%s differs (%zu bytes now, %zu in the file)", path, b->len, n);
+}
+
+static char *zbar(const struct fw_bitmap *paper)
+{
+    char png[] = "/tmp/mokit-layout-XXXXXX.png", cmd[256];
+    int fd = mkstemps(png, 4);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(fw_png_write(png, paper), FW_OK);
+    snprintf(cmd, sizeof cmd, "zbarimg --quiet --nodbus --raw -Sbinary %s 2>/dev/null", png);
+    FILE *p = popen(cmd, "r");
+    char *out = calloc(1, 256);
+    size_t n = p ? fread(out, 1, 255, p) : 0;
+    if (p)
+        pclose(p);
+    out[n] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    unlink(png);
+    return out;
+}
+
+static void tickets_per_profile(void **state)
+{
+    (void)state;
+    int done = 0;
+    for (size_t i = 0; i < fw_profiles_count; i++) {
+        const struct fw_profile *p = &fw_profiles[i];
+        struct fw_buf b;
+        fw_buf_init(&b);
+        int rc = layout_ticket(&reference, p, names, &b);
+        if (p->language == FW_LANG_ZPL) { /* tickets are for receipt printers */
+            assert_int_equal(rc, FW_EINVAL);
+            fw_buf_free(&b);
+            continue;
+        }
+        assert_int_equal(rc, FW_OK);
+        char file[64];
+        snprintf(file, sizeof file, "ticket-%s.bin", p->name);
+        golden(file, &b);
+        /* What the paper shows: the simulator accepts every byte (nothing wider than the
+         * paper, no native QR where there is none) and a scanner reads the code. */
+        struct fw_bitmap paper;
+        char err[160];
+        if (fw_sim_escpos(b.data, b.len, p, font_a, &paper, err, sizeof err) != FW_OK)
+            fail_msg("%s: %s", p->name, err);
+        char *got = zbar(&paper);
+        if (strcmp(got, reference.code) != 0)
+            fail_msg("%s: zbarimg read \"%s\"", p->name, got);
+        free(got);
+        fw_bitmap_free(&paper);
+        /* Busy-line pacing is switched on only where there is a line, the cut only where
+         * there is a cutter. */
+        bool busy = b.len > 5 && memcmp(b.data + 2, "\x1d\x61\x20", 3) == 0;
+        assert_int_equal(busy, p->busy_line);
+        bool cut = memcmp(b.data + b.len - 3, "\x1d\x56\x01", 3) == 0;
+        assert_int_equal(cut, p->cutter);
+        fw_buf_free(&b);
+        done++;
+    }
+    assert_int_equal(done, 4);
+}
+
+static void refusals_and_long_names(void **state)
+{
+    (void)state;
+    struct fw_buf b;
+    fw_buf_init(&b);
+    struct ticket t = reference;
+    t.name = "Tôn Nữ Hoàng Thị Phương Thảo Nguyên Khánh Linh Đặng Bảo Ngọc Trâm";
+    const struct fw_profile *p = fw_profile_find("csn-a2");
+    assert_int_equal(layout_ticket(&t, p, names, &b), FW_OK);
+    struct fw_bitmap paper;
+    char err[160];
+    if (fw_sim_escpos(b.data, b.len, p, font_a, &paper, err, sizeof err) != FW_OK)
+        fail_msg("a long name overflowed: %s", err);
+    fw_bitmap_free(&paper);
+    fw_buf_free(&b);
+    /* The reference name (30 characters) does not fit one 58 mm line: it wraps, so its
+     * ticket is a name line taller than one with a short name, and nothing is cut. */
+    struct fw_bitmap tall, short_paper;
+    assert_int_equal(layout_ticket(&reference, p, names, &b), FW_OK);
+    assert_int_equal(fw_sim_escpos(b.data, b.len, p, font_a, &tall, err, sizeof err), FW_OK);
+    b.len = 0;
+    t = reference;
+    t.name = "Lò Thị Mai";
+    assert_int_equal(layout_ticket(&t, p, names, &b), FW_OK);
+    assert_int_equal(fw_sim_escpos(b.data, b.len, p, font_a, &short_paper, err, sizeof err),
+                     FW_OK);
+    assert_true(tall.height >= short_paper.height + 20);
+    fw_bitmap_free(&tall);
+    fw_bitmap_free(&short_paper);
+    b.len = 0;
+    t = reference;
+    t.queue_number = 0;
+    assert_int_equal(layout_ticket(&t, p, names, &b), FW_EINVAL);
+    t = reference;
+    t.code = "";
+    assert_int_equal(layout_ticket(&t, p, names, &b), FW_EINVAL);
+    fw_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(tickets_per_profile),
+        cmocka_unit_test(refusals_and_long_names),
+    };
+    return cmocka_run_group_tests_name("layout", tests, setup, teardown);
+}
