@@ -5,13 +5,16 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "demo/seed.h"
+#include "print/layout.h"
 #include "domain/cccd.h"
 #include "domain/code.h"
 #include "domain/text.h"
 #include "api/body.h"
 #include "store/store.h"
 
+#include <errno.h>
 #include <pwd.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -635,6 +638,183 @@ static int cmd_code(int argc, char **argv)
     return rc == MK_OK ? 0 : EXIT_INVALID;
 }
 
+/* ---- printers ---- */
+
+static int cmd_printer(int argc, char **argv)
+{
+    static const char help[] = "usage: mokit printer list\n"
+                               "Lists the printer profiles the kit knows (name, language, width, "
+                               "native QR, cutter, busy line, baud).\n";
+    if (wants_help(argc, argv, 2)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    if (argc != 3 || strcmp(argv[2], "list") != 0) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; i < fw_profiles_count; i++) {
+        const struct fw_profile *p = &fw_profiles[i];
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:b, s:b, s:i}",
+                                              "name", p->name, "model", p->model, "language",
+                                              p->language == FW_LANG_ZPL ? "zpl" : "escpos",
+                                              "dots_per_line", p->dots_per_line, "dpi", p->dpi,
+                                              "native_qr", p->native_qr, "cutter", p->cutter,
+                                              "busy_line", p->busy_line, "baud", p->baud));
+        if (!json_output)
+            printf("%-13s %-6s %4d dots  %-9s %s\n", p->name,
+                   p->language == FW_LANG_ZPL ? "ZPL" : "ESC/POS", p->dots_per_line,
+                   p->native_qr ? "native QR" : "raster QR", p->model);
+    }
+    if (json_output)
+        print_json(list);
+    json_decref(list);
+    return 0;
+}
+
+/* Writes len bytes to path through a temporary file and a rename: all or nothing. */
+static int write_file(const char *path, const void *data, size_t len)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f)
+        return -1;
+    size_t n = fwrite(data, 1, len, f);
+    if (fclose(f) != 0 || n != len || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int print_ticket(int argc, char **argv)
+{
+    static const char help[] =
+        "usage: mokit print ticket --patient CODE [--profile P] [--station TEXT]\n"
+        "                          [--out FILE.bin] [--png FILE.png]\n"
+        "Lays out the queue ticket of the patient's visit today for a printer profile\n"
+        "(`mokit printer list`; default escpos-58). --out writes the exact printer bytes,\n"
+        "--png what the paper would show (the simulated printer).\n";
+    struct opt o[] = {
+        {"patient", 1, 0}, {"profile", 1, 0}, {"station", 1, 0}, {"out", 1, 0}, {"png", 1, 0}};
+    const int n = sizeof o / sizeof o[0];
+    const char *pos[1];
+    int npos, rc;
+    if (wants_help(argc, argv, 3)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    if (parse_opts(argc, argv, 3, o, n, pos, 0, &npos) != 0 || !opt_get(o, n, "patient") ||
+        (!opt_get(o, n, "out") && !opt_get(o, n, "png"))) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    const char *pname = opt_get(o, n, "profile") ? opt_get(o, n, "profile") : "escpos-58";
+    const struct fw_profile *prof = fw_profile_find(pname);
+    if (!prof || prof->language != FW_LANG_ESCPOS) {
+        fprintf(stderr, "mokit: %s is not an ESC/POS printer profile (see `mokit printer list`)\n",
+                pname);
+        return EXIT_INVALID;
+    }
+    char code[CODE_LEN + 1], today[11];
+    if (check_code_arg(opt_get(o, n, "patient"), code) != MK_OK)
+        return EXIT_INVALID;
+    struct store *st;
+    json_t *p = NULL, *visits = NULL, *visit = NULL;
+    if ((rc = open_store(&st)) != 0)
+        return rc;
+    int src = store_patient_get(st, code, &p);
+    if (src == MK_OK)
+        src = store_patient_visits(st, json_string_value(json_object_get(p, "id")), &visits);
+    store_close(st);
+    if (src == MK_ENOTFOUND) {
+        fprintf(stderr, "mokit: no patient has code %s\n", code);
+        return EXIT_INVALID;
+    }
+    if (src != MK_OK) {
+        json_decref(p);
+        return fail_rc(src, "print ticket");
+    }
+    util_today(today);
+    size_t i;
+    json_t *v;
+    json_array_foreach(visits, i, v)
+    {
+        if (!visit && strcmp(str(v, "day"), today) == 0)
+            visit = v;
+    }
+    if (!visit) {
+        fprintf(stderr, "mokit: %s has no visit today: open one first (POST /api/v1/visits)\n",
+                code);
+        json_decref(p);
+        json_decref(visits);
+        return EXIT_INVALID;
+    }
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(when, sizeof when, "%d/%m/%Y %H:%M", &tm);
+    struct ticket t = {
+        .queue_number = (int)json_integer_value(json_object_get(visit, "queue_number")),
+        .code = code,
+        .name = str(p, "name"),
+        .station = opt_get(o, n, "station"),
+        .campaign = str(visit, "campaign"),
+        .when = when,
+    };
+    struct fw_font *names = NULL, *font_a = NULL;
+    struct fw_buf b;
+    fw_buf_init(&b);
+    rc = 0;
+    if (fw_font_open(FW_FONT_DEFAULT, &names) != FW_OK ||
+        fw_font_open(FW_FONT_MONO, &font_a) != FW_OK) {
+        fprintf(stderr, "mokit: the DejaVu fonts are missing (fonts-dejavu-core)\n");
+        rc = EXIT_SYSTEM;
+    } else if (layout_ticket(&t, prof, names, &b) != FW_OK) {
+        fprintf(stderr, "mokit: the ticket cannot be laid out for %s\n", prof->name);
+        rc = EXIT_INVALID;
+    }
+    const char *out = opt_get(o, n, "out"), *png = opt_get(o, n, "png");
+    if (rc == 0 && out && write_file(out, b.data, b.len) != 0) {
+        fprintf(stderr, "mokit: cannot write %s: %s\n", out, strerror(errno));
+        rc = EXIT_SYSTEM;
+    }
+    if (rc == 0 && png) {
+        struct fw_bitmap paper;
+        char err[160];
+        if (fw_sim_escpos(b.data, b.len, prof, font_a, &paper, err, sizeof err) != FW_OK) {
+            fprintf(stderr, "mokit: simulated print failed: %s\n", err);
+            rc = EXIT_SYSTEM;
+        } else {
+            if (fw_png_write(png, &paper) != FW_OK) {
+                fprintf(stderr, "mokit: cannot write %s: %s\n", png, strerror(errno));
+                rc = EXIT_SYSTEM;
+            }
+            fw_bitmap_free(&paper);
+        }
+    }
+    if (rc == 0 && !json_output)
+        printf("ticket %d for %s on %s: %zu bytes\n", t.queue_number, code, prof->name, b.len);
+    fw_buf_free(&b);
+    fw_font_close(names);
+    fw_font_close(font_a);
+    json_decref(p);
+    json_decref(visits);
+    return rc;
+}
+
+static int cmd_print(int argc, char **argv)
+{
+    static const char help[] = "usage: mokit print ticket ... (--help for its options)\n";
+    if (argc >= 3 && strcmp(argv[2], "ticket") == 0)
+        return print_ticket(argc, argv);
+    fputs(help, wants_help(argc, argv, 2) ? stdout : stderr);
+    return wants_help(argc, argv, 2) ? 0 : EXIT_USAGE;
+}
+
 static int cmd_demo(int argc, char **argv)
 {
     static const char help[] =
@@ -688,6 +868,8 @@ static void usage(FILE *f)
                "  patient register|find|show\n"
                "  id parse-cccd TEXT       read a citizen ID card QR\n"
                "  code check CODE          is a patient code's check character right?\n"
+               "  printer list             printer profiles\n"
+               "  print ticket             lay out a queue ticket (bytes, PNG preview)\n"
                "  demo seed                demo data\n\n"
                "--data DIR defaults to $MOKIT_DATA, else ./var. `mokit COMMAND --help` for more.\n"
                "Exit codes: 0 ok, 1 usage, 2 invalid input/not found/duplicate, 3 system error.\n");
@@ -747,6 +929,10 @@ int main(int argc, char **argv)
         return cmd_id(argc, argv);
     if (strcmp(cmd, "code") == 0)
         return cmd_code(argc, argv);
+    if (strcmp(cmd, "printer") == 0)
+        return cmd_printer(argc, argv);
+    if (strcmp(cmd, "print") == 0)
+        return cmd_print(argc, argv);
     if (strcmp(cmd, "demo") == 0)
         return cmd_demo(argc, argv);
     fprintf(stderr, "mokit: unknown command \"%s\"\n", cmd);

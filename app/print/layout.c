@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define NAME_PX   24 /* a name line: 29 dots, the height of a text line at most */
-#define SMALL_PX  20
+#define NAME_PX  24 /* a name line: 29 dots, the height of a text line at most */
+#define SMALL_PX 20
 
 static bool ascii(const char *s)
 {
@@ -54,8 +54,8 @@ static int raster_line(struct fw_buf *b, const struct fw_profile *p, struct fw_f
 }
 
 /* One line: ASCII as text (cut to the columns there are), anything else rasterised. */
-static int line(struct fw_buf *b, const struct fw_profile *p, struct fw_font *font,
-                const char *s, int px)
+static int line(struct fw_buf *b, const struct fw_profile *p, struct fw_font *font, const char *s,
+                int px)
 {
     if (!s || !s[0])
         return FW_OK;

@@ -77,13 +77,13 @@ int main(int argc, char **argv)
     double p50 = t[runs / 2], p99 = t[runs * 99 / 100];
 
     printf("printing: reference ticket on %s (%d baud, 8N1)\n", p->name, p->baud);
-    printf("  bytes on the wire        %6zu   wire time %.2f s   (goal <= 1.5 s) %s\n", b.len,
-           wire, wire <= 1.5 ? "ok" : "MISSED");
-    printf("  fully rasterised         %6zu   wire time %.2f s   (paper %d x %d dots)\n",
-           full.len, wire_full, paper.width, paper.height);
+    printf("  bytes on the wire        %6zu   wire time %.2f s   (goal <= 1.5 s) %s\n", b.len, wire,
+           wire <= 1.5 ? "ok" : "MISSED");
+    printf("  fully rasterised         %6zu   wire time %.2f s   (paper %d x %d dots)\n", full.len,
+           wire_full, paper.width, paper.height);
     printf("  ratio layout / raster    %.3f\n", wire / wire_full);
-    printf("  layout time (%d runs)  p50 %.3f ms  p99 %.3f ms   (goal p50 <= 5 ms) %s\n", runs,
-           p50, p99, p50 <= 5 ? "ok" : "MISSED");
+    printf("  layout time (%d runs)  p50 %.3f ms  p99 %.3f ms   (goal p50 <= 5 ms) %s\n", runs, p50,
+           p99, p50 <= 5 ? "ok" : "MISSED");
     printf("{\"ticket_bytes\":%zu,\"wire_s\":%.3f,\"raster_bytes\":%zu,\"raster_wire_s\":%.3f,"
            "\"ratio\":%.4f,\"layout_p50_ms\":%.4f,\"layout_p99_ms\":%.4f}\n",
            b.len, wire, full.len, wire_full, wire / wire_full, p50, p99);

@@ -200,8 +200,39 @@ def test_daemon(d):
     req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/patients", data=body,
                                  method="POST", headers={"Authorization": "Bearer " + token})
     created = json.load(urllib.request.urlopen(req, timeout=5))
+    code = created["code"]
+    rc, _, err = mokit(d, "print", "ticket", "--patient", code, "--png", os.path.join(d, "t.png"))
+    check("print ticket with no visit today: exit 2 says so", rc == 2 and "no visit today" in err,
+          err)
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/visits",
+                                 data=json.dumps({"patient": code}).encode(), method="POST",
+                                 headers={"Authorization": "Bearer " + token})
+    visit = json.load(urllib.request.urlopen(req, timeout=5))
     rc = stop(proc)
     check("SIGTERM: clean exit 0", rc == 0, f"rc={rc}")
+    png, out = os.path.join(d, "ticket.png"), os.path.join(d, "ticket.bin")
+    rc, so, err = mokit(d, "print", "ticket", "--patient", code, "--profile", "csn-a2",
+                        "--station", "Đo huyết áp", "--png", png, "--out", out)
+    check("print ticket --profile csn-a2 writes the bytes and the preview", rc == 0 and
+          os.path.exists(png) and os.path.exists(out), err)
+    if rc == 0:
+        data = open(out, "rb").read()
+        check("the bytes start with ESC @ and switch on the busy line (CSN-A2)",
+              data[:5] == b"\x1b@\x1da\x20", repr(data[:8]))
+        check("the queue number is on the ticket", ("%d\n" % visit["queue_number"]).encode()
+              in data, repr(visit))
+        z = subprocess.run(["zbarimg", "--quiet", "--nodbus", "--raw", "-Sbinary", png],
+                           capture_output=True, timeout=30)
+        check("the preview's QR scans back to the patient code",
+              z.stdout.decode(errors="replace").strip() == code, z.stdout)
+    rc, _, err = mokit(d, "print", "ticket", "--patient", code, "--profile", "zebra-hc100",
+                       "--out", out)
+    check("a ticket for a ZPL wristband printer: exit 2", rc == 2 and "ESC/POS" in err, err)
+    rc, so, _ = mokit(d, "--json", "printer", "list")
+    names = [x["name"] for x in json.loads(so)] if rc == 0 else []
+    check("printer list names the five profiles", names == ["escpos-58", "escpos-80",
+                                                            "epson-tm-t20", "csn-a2",
+                                                            "zebra-hc100"], so)
     log.seek(0)
     text = log.read()
     check("the log names the patient code, never the name, CCCD or phone",

@@ -149,8 +149,7 @@ static void refusals_and_long_names(void **state)
     t = reference;
     t.name = "Lò Thị Mai";
     assert_int_equal(layout_ticket(&t, p, names, &b), FW_OK);
-    assert_int_equal(fw_sim_escpos(b.data, b.len, p, font_a, &short_paper, err, sizeof err),
-                     FW_OK);
+    assert_int_equal(fw_sim_escpos(b.data, b.len, p, font_a, &short_paper, err, sizeof err), FW_OK);
     assert_true(tall.height >= short_paper.height + 20);
     fw_bitmap_free(&tall);
     fw_bitmap_free(&short_paper);
