@@ -69,6 +69,9 @@ static int line(struct fw_buf *b, const struct fw_profile *p, struct fw_font *fo
     return raster_line(b, p, font, s, px);
 }
 
+static int qr(struct fw_buf *b, const struct fw_profile *p, const char *code, int module);
+static void grouped_code(struct fw_buf *b, const char *code);
+
 /* A name on one line if it fits, else wrapped at a space onto a second line (the longest
  * first line that fits); only what two lines cannot hold ends in "…". */
 static int name_lines(struct fw_buf *b, const struct fw_profile *p, struct fw_font *font,
@@ -134,29 +137,67 @@ int layout_ticket(const struct ticket *t, const struct fw_profile *p, struct fw_
         rc = name_lines(out, p, font, t->name);
     if (rc == FW_OK)
         rc = line(out, p, font, t->station, NAME_PX);
-    if (rc == FW_OK) {
-        if (p->native_qr) {
-            rc = fw_escpos_qr(out, t->code, strlen(t->code), 4, 'M');
-        } else {
-            struct fw_bitmap qr;
-            rc = fw_qr_bitmap(t->code, p->baud ? 3 : 4, 'M', &qr);
-            if (rc == FW_OK) /* the quiet zone goes as feeds: the paper is white */
-                rc = raster_ink(out, &qr);
-            fw_bitmap_free(&qr);
-        }
-    }
-    if (rc == FW_OK) {
-        char grouped[16];
-        /* Under the QR, for people: 4-character groups are easy to read out and type. */
-        if (strlen(t->code) == 12) {
-            snprintf(grouped, sizeof grouped, "%.4s %.4s %.4s\n", t->code, t->code + 4,
-                     t->code + 8);
-            fw_escpos_text(out, grouped, strlen(grouped));
-        } else {
-            rc = line(out, p, font, t->code, SMALL_PX);
-        }
-    }
+    /* 3 dots a module on a serial printer, where every byte costs wire time; else 4. */
+    if (rc == FW_OK)
+        rc = qr(out, p, t->code, p->native_qr ? 4 : p->baud ? 3 : 4);
+    if (rc == FW_OK)
+        grouped_code(out, t->code);
     fw_escpos_feed(out, 3);
+    if (p->cutter)
+        fw_escpos_cut(out, true);
+    return rc != FW_OK ? rc : fw_buf_error(out);
+}
+
+/* The QR, native or raster, at module dots a module. */
+static int qr(struct fw_buf *b, const struct fw_profile *p, const char *code, int module)
+{
+    if (p->native_qr)
+        return fw_escpos_qr(b, code, strlen(code), module, 'M');
+    struct fw_bitmap bm;
+    int rc = fw_qr_bitmap(code, module, 'M', &bm);
+    if (rc == FW_OK) /* the quiet zone goes as feeds: the paper is white */
+        rc = raster_ink(b, &bm);
+    fw_bitmap_free(&bm);
+    return rc;
+}
+
+/* The code in 4-character groups under a QR, for people to read out and type. */
+static void grouped_code(struct fw_buf *b, const char *code)
+{
+    char g[16];
+    if (strlen(code) == 12)
+        snprintf(g, sizeof g, "%.4s %.4s %.4s\n", code, code + 4, code + 8);
+    else
+        snprintf(g, sizeof g, "%.14s\n", code);
+    fw_escpos_text(b, g, strlen(g));
+}
+
+int layout_wristband(const struct wristband *w, const struct fw_profile *p, struct fw_font *font,
+                     struct fw_buf *out)
+{
+    if (p->language != FW_LANG_ESCPOS || !w->code || !w->code[0])
+        return FW_EINVAL;
+    fw_escpos_init(out);
+    if (p->busy_line)
+        fw_escpos_busy_enable(out);
+    fw_escpos_align(out, FW_ALIGN_CENTER);
+    /* 6 dots a module: a version-1 code is 21 x 6 = 126 dots, 16 mm, scannable on a curved
+     * wrist from a hand scanner. */
+    int rc = qr(out, p, w->code, 6);
+    if (rc == FW_OK) {
+        grouped_code(out, w->code);
+        rc = name_lines(out, p, font, w->name);
+    }
+    char who[48];
+    if (w->age >= 0)
+        snprintf(who, sizeof who, "%s, %d tuổi", w->female ? "Nữ" : "Nam", w->age);
+    else
+        snprintf(who, sizeof who, "%s", w->female ? "Nữ" : "Nam");
+    if (rc == FW_OK)
+        rc = line(out, p, font, who, SMALL_PX + 4);
+    if (rc == FW_OK)
+        rc = line(out, p, font, w->campaign, SMALL_PX);
+    fw_escpos_feed(out, 2);
     if (p->cutter)
         fw_escpos_cut(out, true);
     return rc != FW_OK ? rc : fw_buf_error(out);

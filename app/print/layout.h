@@ -24,3 +24,18 @@ struct ticket {
  * fw_buf_error(out) for allocation failures. */
 int layout_ticket(const struct ticket *t, const struct fw_profile *p, struct fw_font *font,
                   struct fw_buf *out);
+
+struct wristband {
+    const char *code; /* patient code: the QR */
+    const char *name; /* NFC */
+    bool female;
+    int age;              /* whole years, -1 when unknown */
+    const char *campaign; /* campaign code or name */
+};
+
+/* Appends a wristband sticker (58/80 mm ESC/POS label): the QR large enough to scan on a
+ * wrist, the code in groups, the name, "Nam"/"Nữ" and the age in years ("tuổi"), the
+ * campaign. FW_EINVAL for a ZPL profile (the ZPL band layout is not built yet) or a missing
+ * code. */
+int layout_wristband(const struct wristband *w, const struct fw_profile *p, struct fw_font *font,
+                     struct fw_buf *out);
