@@ -689,24 +689,66 @@ static int write_file(const char *path, const void *data, size_t len)
     return 0;
 }
 
-static int print_ticket(int argc, char **argv)
+/* Writes the layout's bytes (--out) and what the paper would show (--png). */
+static int print_outputs(const struct fw_buf *b, const struct fw_profile *prof,
+                         struct fw_font *font_a, const char *out, const char *png)
+{
+    if (out && write_file(out, b->data, b->len) != 0) {
+        fprintf(stderr, "mokit: cannot write %s: %s\n", out, strerror(errno));
+        return EXIT_SYSTEM;
+    }
+    if (!png)
+        return 0;
+    struct fw_bitmap paper;
+    char err[160];
+    if (fw_sim_escpos(b->data, b->len, prof, font_a, &paper, err, sizeof err) != FW_OK) {
+        fprintf(stderr, "mokit: simulated print failed: %s\n", err);
+        return EXIT_SYSTEM;
+    }
+    int rc = 0;
+    if (fw_png_write(png, &paper) != FW_OK) {
+        fprintf(stderr, "mokit: cannot write %s: %s\n", png, strerror(errno));
+        rc = EXIT_SYSTEM;
+    }
+    fw_bitmap_free(&paper);
+    return rc;
+}
+
+/* The visit of today among a patient's visits, or NULL (borrowed). */
+static json_t *visit_today(json_t *visits)
+{
+    char today[11];
+    size_t i;
+    json_t *v;
+    util_today(today);
+    json_array_foreach(visits, i, v)
+    {
+        if (strcmp(str(v, "day"), today) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+static int cmd_print(int argc, char **argv)
 {
     static const char help[] =
-        "usage: mokit print ticket --patient CODE [--profile P] [--station TEXT]\n"
-        "                          [--out FILE.bin] [--png FILE.png]\n"
-        "Lays out the queue ticket of the patient's visit today for a printer profile\n"
-        "(`mokit printer list`; default escpos-58). --out writes the exact printer bytes,\n"
-        "--png what the paper would show (the simulated printer).\n";
+        "usage: mokit print ticket|wristband --patient CODE [--profile P] [--station TEXT]\n"
+        "                  [--out FILE.bin] [--png FILE.png]\n"
+        "Lays out the queue ticket (of the patient's visit today) or the wristband sticker\n"
+        "for a printer profile (`mokit printer list`; default escpos-58). --out writes the\n"
+        "exact printer bytes, --png what the paper would show (the simulated printer).\n";
     struct opt o[] = {
         {"patient", 1, 0}, {"profile", 1, 0}, {"station", 1, 0}, {"out", 1, 0}, {"png", 1, 0}};
     const int n = sizeof o / sizeof o[0];
     const char *pos[1];
     int npos, rc;
-    if (wants_help(argc, argv, 3)) {
+    if (wants_help(argc, argv, 2)) {
         fputs(help, stdout);
         return 0;
     }
-    if (parse_opts(argc, argv, 3, o, n, pos, 0, &npos) != 0 || !opt_get(o, n, "patient") ||
+    bool ticket = argc >= 3 && strcmp(argv[2], "ticket") == 0;
+    if ((!ticket && (argc < 3 || strcmp(argv[2], "wristband") != 0)) ||
+        parse_opts(argc, argv, 3, o, n, pos, 0, &npos) != 0 || !opt_get(o, n, "patient") ||
         (!opt_get(o, n, "out") && !opt_get(o, n, "png"))) {
         fputs(help, stderr);
         return EXIT_USAGE;
@@ -718,101 +760,86 @@ static int print_ticket(int argc, char **argv)
                 pname);
         return EXIT_INVALID;
     }
-    char code[CODE_LEN + 1], today[11];
+    char code[CODE_LEN + 1];
     if (check_code_arg(opt_get(o, n, "patient"), code) != MK_OK)
         return EXIT_INVALID;
     struct store *st;
-    json_t *p = NULL, *visits = NULL, *visit = NULL;
+    json_t *p = NULL, *visits = NULL;
     if ((rc = open_store(&st)) != 0)
         return rc;
     int src = store_patient_get(st, code, &p);
     if (src == MK_OK)
         src = store_patient_visits(st, json_string_value(json_object_get(p, "id")), &visits);
     store_close(st);
-    if (src == MK_ENOTFOUND) {
-        fprintf(stderr, "mokit: no patient has code %s\n", code);
-        return EXIT_INVALID;
-    }
     if (src != MK_OK) {
         json_decref(p);
-        return fail_rc(src, "print ticket");
+        if (src == MK_ENOTFOUND) {
+            fprintf(stderr, "mokit: no patient has code %s\n", code);
+            return EXIT_INVALID;
+        }
+        return fail_rc(src, "print");
     }
-    util_today(today);
-    size_t i;
-    json_t *v;
-    json_array_foreach(visits, i, v)
-    {
-        if (!visit && strcmp(str(v, "day"), today) == 0)
-            visit = v;
-    }
-    if (!visit) {
-        fprintf(stderr, "mokit: %s has no visit today: open one first (POST /api/v1/visits)\n",
-                code);
-        json_decref(p);
-        json_decref(visits);
-        return EXIT_INVALID;
-    }
-    char when[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    strftime(when, sizeof when, "%d/%m/%Y %H:%M", &tm);
-    struct ticket t = {
-        .queue_number = (int)json_integer_value(json_object_get(visit, "queue_number")),
-        .code = code,
-        .name = str(p, "name"),
-        .station = opt_get(o, n, "station"),
-        .campaign = str(visit, "campaign"),
-        .when = when,
-    };
+    json_t *visit = visit_today(visits);
     struct fw_font *names = NULL, *font_a = NULL;
     struct fw_buf b;
     fw_buf_init(&b);
     rc = 0;
-    if (fw_font_open(FW_FONT_DEFAULT, &names) != FW_OK ||
-        fw_font_open(FW_FONT_MONO, &font_a) != FW_OK) {
+    if (ticket && !visit) {
+        fprintf(stderr, "mokit: %s has no visit today: open one first (POST /api/v1/visits)\n",
+                code);
+        rc = EXIT_INVALID;
+    } else if (fw_font_open(FW_FONT_DEFAULT, &names) != FW_OK ||
+               fw_font_open(FW_FONT_MONO, &font_a) != FW_OK) {
         fprintf(stderr, "mokit: the DejaVu fonts are missing (fonts-dejavu-core)\n");
         rc = EXIT_SYSTEM;
-    } else if (layout_ticket(&t, prof, names, &b) != FW_OK) {
-        fprintf(stderr, "mokit: the ticket cannot be laid out for %s\n", prof->name);
+    }
+    int layout = FW_OK;
+    if (rc == 0 && ticket) {
+        char when[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        strftime(when, sizeof when, "%d/%m/%Y %H:%M", &tm);
+        struct ticket t = {
+            .queue_number = (int)json_integer_value(json_object_get(visit, "queue_number")),
+            .code = code,
+            .name = str(p, "name"),
+            .station = opt_get(o, n, "station"),
+            .campaign = str(visit, "campaign"),
+            .when = when,
+        };
+        layout = layout_ticket(&t, prof, names, &b);
+    } else if (rc == 0) {
+        char day[11];
+        struct date birth, today;
+        util_today(day);
+        date_parse(day, &today);
+        json_t *bd = json_object_get(p, "birth_date");
+        if (!json_is_string(bd) || date_parse(json_string_value(bd), &birth) != MK_OK)
+            birth = (struct date){(int)json_integer_value(json_object_get(p, "birth_year")), 0, 0};
+        struct wristband w = {
+            .code = code,
+            .name = str(p, "name"),
+            .female = strcmp(str(p, "sex"), "female") == 0,
+            .age = date_age(&birth, &today),
+            .campaign = visit ? str(visit, "campaign") : str(p, "campaign"),
+        };
+        layout = layout_wristband(&w, prof, names, &b);
+    }
+    if (rc == 0 && layout != FW_OK) {
+        fprintf(stderr, "mokit: the %s cannot be laid out for %s\n", argv[2], prof->name);
         rc = EXIT_INVALID;
     }
-    const char *out = opt_get(o, n, "out"), *png = opt_get(o, n, "png");
-    if (rc == 0 && out && write_file(out, b.data, b.len) != 0) {
-        fprintf(stderr, "mokit: cannot write %s: %s\n", out, strerror(errno));
-        rc = EXIT_SYSTEM;
-    }
-    if (rc == 0 && png) {
-        struct fw_bitmap paper;
-        char err[160];
-        if (fw_sim_escpos(b.data, b.len, prof, font_a, &paper, err, sizeof err) != FW_OK) {
-            fprintf(stderr, "mokit: simulated print failed: %s\n", err);
-            rc = EXIT_SYSTEM;
-        } else {
-            if (fw_png_write(png, &paper) != FW_OK) {
-                fprintf(stderr, "mokit: cannot write %s: %s\n", png, strerror(errno));
-                rc = EXIT_SYSTEM;
-            }
-            fw_bitmap_free(&paper);
-        }
-    }
+    if (rc == 0)
+        rc = print_outputs(&b, prof, font_a, opt_get(o, n, "out"), opt_get(o, n, "png"));
     if (rc == 0 && !json_output)
-        printf("ticket %d for %s on %s: %zu bytes\n", t.queue_number, code, prof->name, b.len);
+        printf("%s for %s on %s: %zu bytes\n", argv[2], code, prof->name, b.len);
     fw_buf_free(&b);
     fw_font_close(names);
     fw_font_close(font_a);
     json_decref(p);
     json_decref(visits);
     return rc;
-}
-
-static int cmd_print(int argc, char **argv)
-{
-    static const char help[] = "usage: mokit print ticket ... (--help for its options)\n";
-    if (argc >= 3 && strcmp(argv[2], "ticket") == 0)
-        return print_ticket(argc, argv);
-    fputs(help, wants_help(argc, argv, 2) ? stdout : stderr);
-    return wants_help(argc, argv, 2) ? 0 : EXIT_USAGE;
 }
 
 static int cmd_demo(int argc, char **argv)
@@ -869,7 +896,7 @@ static void usage(FILE *f)
                "  id parse-cccd TEXT       read a citizen ID card QR\n"
                "  code check CODE          is a patient code's check character right?\n"
                "  printer list             printer profiles\n"
-               "  print ticket             lay out a queue ticket (bytes, PNG preview)\n"
+               "  print ticket|wristband   lay out a ticket or wristband (bytes, PNG preview)\n"
                "  demo seed                demo data\n\n"
                "--data DIR defaults to $MOKIT_DATA, else ./var. `mokit COMMAND --help` for more.\n"
                "Exit codes: 0 ok, 1 usage, 2 invalid input/not found/duplicate, 3 system error.\n");

@@ -225,6 +225,12 @@ def test_daemon(d):
                            capture_output=True, timeout=30)
         check("the preview's QR scans back to the patient code",
               z.stdout.decode(errors="replace").strip() == code, z.stdout)
+    rc, _, err = mokit(d, "print", "wristband", "--patient", code, "--profile", "escpos-80",
+                       "--png", png)
+    z = subprocess.run(["zbarimg", "--quiet", "--nodbus", "--raw", "-Sbinary", png],
+                       capture_output=True, timeout=30)
+    check("print wristband: the sticker's QR scans back to the patient code",
+          rc == 0 and z.stdout.decode(errors="replace").strip() == code, err)
     rc, _, err = mokit(d, "print", "ticket", "--patient", code, "--profile", "zebra-hc100",
                        "--out", out)
     check("a ticket for a ZPL wristband printer: exit 2", rc == 2 and "ESC/POS" in err, err)
