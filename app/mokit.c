@@ -691,7 +691,8 @@ static int write_file(const char *path, const void *data, size_t len)
 
 /* Writes the layout's bytes (--out) and what the paper would show (--png). */
 static int print_outputs(const struct fw_buf *b, const struct fw_profile *prof,
-                         struct fw_font *font_a, const char *out, const char *png)
+                         struct fw_font *names, struct fw_font *font_a, const char *out,
+                         const char *png)
 {
     if (out && write_file(out, b->data, b->len) != 0) {
         fprintf(stderr, "mokit: cannot write %s: %s\n", out, strerror(errno));
@@ -701,7 +702,10 @@ static int print_outputs(const struct fw_buf *b, const struct fw_profile *prof,
         return 0;
     struct fw_bitmap paper;
     char err[160];
-    if (fw_sim_escpos(b->data, b->len, prof, font_a, &paper, err, sizeof err) != FW_OK) {
+    int sim = prof->language == FW_LANG_ZPL
+                  ? fw_sim_zpl(b->data, b->len, prof, names, &paper, err, sizeof err)
+                  : fw_sim_escpos(b->data, b->len, prof, font_a, &paper, err, sizeof err);
+    if (sim != FW_OK) {
         fprintf(stderr, "mokit: simulated print failed: %s\n", err);
         return EXIT_SYSTEM;
     }
@@ -734,8 +738,9 @@ static int cmd_print(int argc, char **argv)
     static const char help[] =
         "usage: mokit print ticket|wristband --patient CODE [--profile P] [--station TEXT]\n"
         "                  [--out FILE.bin] [--png FILE.png]\n"
-        "Lays out the queue ticket (of the patient's visit today) or the wristband sticker\n"
-        "for a printer profile (`mokit printer list`; default escpos-58). --out writes the\n"
+        "Lays out the queue ticket (of the patient's visit today, ESC/POS) or the wristband\n"
+        "(a sticker, or a ZPL band on zebra-hc100) for a printer profile (`mokit printer\n"
+        "list`; default escpos-58). --out writes the\n"
         "exact printer bytes, --png what the paper would show (the simulated printer).\n";
     struct opt o[] = {
         {"patient", 1, 0}, {"profile", 1, 0}, {"station", 1, 0}, {"out", 1, 0}, {"png", 1, 0}};
@@ -755,9 +760,9 @@ static int cmd_print(int argc, char **argv)
     }
     const char *pname = opt_get(o, n, "profile") ? opt_get(o, n, "profile") : "escpos-58";
     const struct fw_profile *prof = fw_profile_find(pname);
-    if (!prof || prof->language != FW_LANG_ESCPOS) {
-        fprintf(stderr, "mokit: %s is not an ESC/POS printer profile (see `mokit printer list`)\n",
-                pname);
+    if (!prof || (ticket && prof->language != FW_LANG_ESCPOS)) {
+        fprintf(stderr, "mokit: %s is not %s printer profile (see `mokit printer list`)\n", pname,
+                prof ? "an ESC/POS" : "a");
         return EXIT_INVALID;
     }
     char code[CODE_LEN + 1];
@@ -831,7 +836,7 @@ static int cmd_print(int argc, char **argv)
         rc = EXIT_INVALID;
     }
     if (rc == 0)
-        rc = print_outputs(&b, prof, font_a, opt_get(o, n, "out"), opt_get(o, n, "png"));
+        rc = print_outputs(&b, prof, names, font_a, opt_get(o, n, "out"), opt_get(o, n, "png"));
     if (rc == 0 && !json_output)
         printf("%s for %s on %s: %zu bytes\n", argv[2], code, prof->name, b.len);
     fw_buf_free(&b);

@@ -72,44 +72,60 @@ static int line(struct fw_buf *b, const struct fw_profile *p, struct fw_font *fo
 static int qr(struct fw_buf *b, const struct fw_profile *p, const char *code, int module);
 static void grouped_code(struct fw_buf *b, const char *code);
 
-/* A name on one line if it fits, else wrapped at a space onto a second line (the longest
- * first line that fits); only what two lines cannot hold ends in "…". */
-static int name_lines(struct fw_buf *b, const struct fw_profile *p, struct fw_font *font,
-                      const char *s)
+/* Where a name wraps: 0 when it fits on one line of width dots at px, else the byte offset of
+ * the space ending the longest first line that fits; -1 when even the first word does not fit
+ * (the caller cuts the name with "…"), or an error (negative fw_err below -1 never happens:
+ * render errors are returned as FW_EINVAL / FW_ENOMEM through *rc). */
+static long wrap_point(struct fw_font *font, const char *s, int px, int width, int *rc)
 {
     struct fw_bitmap bm;
     bool cut;
-    if (!s || !s[0])
-        return FW_OK;
-    int rc = fw_font_render(font, s, NAME_PX, p->dots_per_line, &bm, &cut);
-    if (rc != FW_OK)
-        return rc;
-    fw_bitmap_free(&bm);
-    if (!cut || ascii(s))
-        return line(b, p, font, s, NAME_PX);
     char first[256];
-    size_t best = 0;
+    long best = -1;
+    *rc = fw_font_render(font, s, px, width, &bm, &cut);
+    if (*rc != FW_OK)
+        return -1;
+    fw_bitmap_free(&bm);
+    if (!cut)
+        return 0;
     for (const char *sp = strchr(s, ' '); sp; sp = strchr(sp + 1, ' ')) {
         size_t n = (size_t)(sp - s);
         if (n >= sizeof first)
             break;
         memcpy(first, s, n);
         first[n] = '\0';
-        rc = fw_font_render(font, first, NAME_PX, p->dots_per_line, &bm, &cut);
-        if (rc != FW_OK)
-            return rc;
+        *rc = fw_font_render(font, first, px, width, &bm, &cut);
+        if (*rc != FW_OK)
+            return -1;
         fw_bitmap_free(&bm);
         if (cut)
             break;
-        best = n;
+        best = (long)n;
     }
-    if (best == 0) /* one long word: cut it */
+    return best;
+}
+
+/* A name on one line if it fits, else wrapped at a space onto a second line (the longest
+ * first line that fits); only what two lines cannot hold ends in "…". */
+static int name_lines(struct fw_buf *b, const struct fw_profile *p, struct fw_font *font,
+                      const char *s)
+{
+    int rc;
+    if (!s || !s[0])
+        return FW_OK;
+    long at = wrap_point(font, s, NAME_PX, p->dots_per_line, &rc);
+    if (rc != FW_OK)
+        return rc;
+    if (at == 0 || (at < 0 && ascii(s)))
         return line(b, p, font, s, NAME_PX);
-    memcpy(first, s, best);
-    first[best] = '\0';
+    if (at < 0) /* one long word: cut it */
+        return raster_line(b, p, font, s, NAME_PX);
+    char first[256];
+    memcpy(first, s, (size_t)at);
+    first[at] = '\0';
     /* Both halves rasterised in the same font, even an ASCII remainder ("Anh"). */
     rc = raster_line(b, p, font, first, NAME_PX);
-    return rc == FW_OK ? raster_line(b, p, font, s + best + 1, NAME_PX) : rc;
+    return rc == FW_OK ? raster_line(b, p, font, s + at + 1, NAME_PX) : rc;
 }
 
 int layout_ticket(const struct ticket *t, const struct fw_profile *p, struct fw_font *font,
@@ -172,11 +188,78 @@ static void grouped_code(struct fw_buf *b, const char *code)
     fw_escpos_text(b, g, strlen(g));
 }
 
+/* One centred line of a ZPL label as a graphic field: the printer's own fonts are not trusted
+ * with Vietnamese, and a graphic's width is known, so it can be centred. Advances *y. */
+static int zpl_line(struct fw_buf *b, const struct fw_profile *p, struct fw_font *font,
+                    const char *s, int px, int *y)
+{
+    struct fw_bitmap bm, ink;
+    bool cut;
+    int x, iy, w, h;
+    if (!s || !s[0])
+        return FW_OK;
+    int rc = fw_font_render(font, s, px, p->dots_per_line, &bm, &cut);
+    if (rc != FW_OK)
+        return rc;
+    fw_bitmap_ink(&bm, &x, &iy, &w, &h);
+    if (w > 0) {
+        rc = fw_bitmap_crop(&bm, 0, iy, bm.width, h, &ink);
+        if (rc == FW_OK)
+            rc = fw_zpl_graphic(b, (p->dots_per_line - ink.width) / 2, *y + iy, &ink);
+        fw_bitmap_free(&ink);
+    }
+    *y += bm.height;
+    fw_bitmap_free(&bm);
+    return rc;
+}
+
+/* The wristband for a ZPL band printer: native QR centred at the top, then the lines. */
+static int zpl_wristband(const struct wristband *w, const struct fw_profile *p,
+                         struct fw_font *font, const char *who, struct fw_buf *out)
+{
+    enum { MAG = 5, QUIET = 4 };
+    int y = 10, rc;
+    char grouped[16];
+    fw_zpl_begin(out);
+    /* The symbol of a 12-character code is version 1 (21 modules) at level M; centre it with
+     * its quiet zone, which ^BQ leaves white. */
+    int side = (21 + 2 * QUIET) * MAG;
+    rc = fw_zpl_qr(out, (p->dots_per_line - side) / 2, y, MAG, 'M', w->code);
+    y += side + 4;
+    snprintf(grouped, sizeof grouped, "%.4s %.4s %.4s", w->code, w->code + 4, w->code + 8);
+    if (rc == FW_OK)
+        rc = zpl_line(out, p, font, strlen(w->code) == 12 ? grouped : w->code, SMALL_PX, &y);
+    long at = rc == FW_OK ? wrap_point(font, w->name, NAME_PX, p->dots_per_line, &rc) : 0;
+    if (rc == FW_OK && at > 0) {
+        char first[256];
+        memcpy(first, w->name, (size_t)at);
+        first[at] = '\0';
+        rc = zpl_line(out, p, font, first, NAME_PX, &y);
+        if (rc == FW_OK)
+            rc = zpl_line(out, p, font, w->name + at + 1, NAME_PX, &y);
+    } else if (rc == FW_OK) {
+        rc = zpl_line(out, p, font, w->name, NAME_PX, &y);
+    }
+    if (rc == FW_OK)
+        rc = zpl_line(out, p, font, who, SMALL_PX + 4, &y);
+    if (rc == FW_OK)
+        rc = zpl_line(out, p, font, w->campaign, SMALL_PX, &y);
+    fw_zpl_end(out);
+    return rc != FW_OK ? rc : fw_buf_error(out);
+}
+
 int layout_wristband(const struct wristband *w, const struct fw_profile *p, struct fw_font *font,
                      struct fw_buf *out)
 {
-    if (p->language != FW_LANG_ESCPOS || !w->code || !w->code[0])
+    if (!w->code || !w->code[0])
         return FW_EINVAL;
+    char who[48];
+    if (w->age >= 0)
+        snprintf(who, sizeof who, "%s, %d tuổi", w->female ? "Nữ" : "Nam", w->age);
+    else
+        snprintf(who, sizeof who, "%s", w->female ? "Nữ" : "Nam");
+    if (p->language == FW_LANG_ZPL)
+        return zpl_wristband(w, p, font, who, out);
     fw_escpos_init(out);
     if (p->busy_line)
         fw_escpos_busy_enable(out);
@@ -188,11 +271,6 @@ int layout_wristband(const struct wristband *w, const struct fw_profile *p, stru
         grouped_code(out, w->code);
         rc = name_lines(out, p, font, w->name);
     }
-    char who[48];
-    if (w->age >= 0)
-        snprintf(who, sizeof who, "%s, %d tuổi", w->female ? "Nữ" : "Nam", w->age);
-    else
-        snprintf(who, sizeof who, "%s", w->female ? "Nữ" : "Nam");
     if (rc == FW_OK)
         rc = line(out, p, font, who, SMALL_PX + 4);
     if (rc == FW_OK)

@@ -33,9 +33,10 @@ struct wristband {
     const char *campaign; /* campaign code or name */
 };
 
-/* Appends a wristband sticker (58/80 mm ESC/POS label): the QR large enough to scan on a
- * wrist, the code in groups, the name, "Nam"/"Nữ" and the age in years ("tuổi"), the
- * campaign. FW_EINVAL for a ZPL profile (the ZPL band layout is not built yet) or a missing
- * code. */
+/* Appends a wristband: a sticker on an ESC/POS label printer, or a ZPL label on a band
+ * printer. The QR large enough to scan on a wrist, the code in groups, the name, "Nam"/"Nữ"
+ * and the age in years ("tuổi"), the campaign. On ZPL every line is a centred graphic field
+ * (the printer's fonts are not trusted with Vietnamese) and the QR is ^BQ. FW_EINVAL for a
+ * missing code. */
 int layout_wristband(const struct wristband *w, const struct fw_profile *p, struct fw_font *font,
                      struct fw_buf *out);

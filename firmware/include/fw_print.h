@@ -156,6 +156,14 @@ struct fw_profile;
 int fw_sim_escpos(const uint8_t *data, size_t n, const struct fw_profile *p, struct fw_font *font,
                   struct fw_bitmap *out, char *err, size_t errlen);
 
+/* Interprets a ZPL label (what fw_zpl_* emits: ^XA, ^CI28, ^FO, ^A0N, ^FH, ^FD/^FS text,
+ * ^BQN QR, ^GFA graphic, ^XZ) into a bitmap p->dots_per_line wide, as long as the lowest field.
+ * Text fields are drawn with font (a stand-in for the printer's scalable font 0) at the ^A0
+ * height; a field that runs past the label's width is an error, like anything else it does not
+ * know (FW_EINVAL, with the offset in err). One label per call. */
+int fw_sim_zpl(const uint8_t *data, size_t n, const struct fw_profile *p, struct fw_font *font,
+               struct fw_bitmap *out, char *err, size_t errlen);
+
 /* ---- printer profiles ---- */
 
 enum fw_language { FW_LANG_ESCPOS, FW_LANG_ZPL };

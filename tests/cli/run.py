@@ -231,6 +231,14 @@ def test_daemon(d):
                        capture_output=True, timeout=30)
     check("print wristband: the sticker's QR scans back to the patient code",
           rc == 0 and z.stdout.decode(errors="replace").strip() == code, err)
+    band = os.path.join(d, "band.png")
+    rc, _, err = mokit(d, "print", "wristband", "--patient", code, "--profile", "zebra-hc100",
+                       "--png", band, "--out", out)
+    z = subprocess.run(["zbarimg", "--quiet", "--nodbus", "--raw", "-Sbinary", band],
+                       capture_output=True, timeout=30)
+    check("print wristband on the ZPL band printer: ^XA label, QR scans back",
+          rc == 0 and open(out, "rb").read().startswith(b"^XA^CI28") and
+          z.stdout.decode(errors="replace").strip() == code, err)
     rc, _, err = mokit(d, "print", "ticket", "--patient", code, "--profile", "zebra-hc100",
                        "--out", out)
     check("a ticket for a ZPL wristband printer: exit 2", rc == 2 and "ESC/POS" in err, err)

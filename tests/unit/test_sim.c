@@ -204,12 +204,71 @@ static void bad_streams(void **state)
     expect_error((const uint8_t *)line, 34, "escpos-58", "wider than the paper");
 }
 
+static void zpl_labels(void **state)
+{
+    (void)state;
+    const struct fw_profile *z = fw_profile_find("zebra-hc100");
+    struct fw_buf b;
+    struct fw_bitmap paper;
+    char err[160];
+    fw_buf_init(&b);
+    fw_zpl_begin(&b);
+    assert_int_equal(fw_zpl_qr(&b, 40, 10, 5, 'M', "K7Q2MX4P9RTS"), FW_OK);
+    assert_int_equal(fw_zpl_text(&b, 10, 170, 24, "A_B^C"), FW_OK);
+    fw_zpl_end(&b);
+    assert_int_equal(fw_sim_zpl(b.data, b.len, z, names, &paper, err, sizeof err), FW_OK);
+    assert_int_equal(paper.width, 288);
+    assert_true(paper.height >= 170 + 20);
+    char png[] = "/tmp/mokit-zpl-XXXXXX.png";
+    int fd = mkstemps(png, 4);
+    close(fd);
+    assert_int_equal(fw_png_write(png, &paper), FW_OK);
+    char *got = zbar(png);
+    assert_string_equal(got, "K7Q2MX4P9RTS");
+    free(got);
+    unlink(png);
+    fw_bitmap_free(&paper);
+    fw_buf_free(&b);
+
+    static const struct {
+        const char *label, *fragment;
+    } bad[] = {
+        {"^XA^FO0,0^A0N,20,20^FDHello^FS", "without ^XZ"},
+        {"^FO0,0^XA^XZ", "outside ^XA"},
+        {"^XA^XZ", "empty label"},
+        {"^XA^FO0,0^A0N,20,20^FDno end", "without ^FS"},
+        {"^XA^FO0,0^ZZ1^XZ", "unknown command ^ZZ"},
+        {"^XA^FO0,0^FDtext^FS^XZ", "without ^A0"},
+        {"^XA^CI0^XZ", "only 28"},
+        {"^XA^FO0,0^GFA,4,4,2,FFC0^FS^XZ", "not 4 hexadecimal"},
+        {"^XA^FO0,0^GFA,4,4,2^FS^XZ", "without its data"}, /* found by fuzz_zpl */
+        {"^XA^FO0,0^GFA,4,4,2,FFC0ZZ40^FS^XZ", "not hexadecimal"},
+        {"^XA^FO280,0^GFA,2,2,2,FFFF^FS^XZ", "runs past"},
+        {"^XA^FO0,0^BQN,2,5^FDnope^FS^XZ", "QR field"},
+        {"^XA^FO0,0^A0N,20,20^FH_^FDbad_G1^FS^XZ", "^FH escape"},
+        {"hello", "text outside"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_int_equal(fw_sim_zpl((const uint8_t *)bad[i].label, strlen(bad[i].label), z, names,
+                                    &paper, err, sizeof err),
+                         FW_EINVAL);
+        if (!strstr(err, bad[i].fragment))
+            fail_msg("\"%s\": error \"%s\" lacks \"%s\"", bad[i].label, err, bad[i].fragment);
+        assert_null(paper.bits);
+    }
+    assert_int_equal(fw_sim_zpl((const uint8_t *)"^XA^XZ", 6, fw_profile_find("escpos-58"), names,
+                                &paper, err, sizeof err),
+                     FW_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tickets_scan_back),
         cmocka_unit_test(layout_of_lines),
         cmocka_unit_test(bad_streams),
+        cmocka_unit_test(zpl_labels),
     };
     return cmocka_run_group_tests_name("sim", tests, setup, teardown);
 }
