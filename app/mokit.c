@@ -673,17 +673,40 @@ static int cmd_printer(int argc, char **argv)
     return 0;
 }
 
-/* Writes len bytes to path through a temporary file and a rename: all or nothing. */
+/* Writes len bytes to path through a temporary file beside it, fsync and a rename: the file
+ * is whole or absent, even when two runs write the same path. 0, or -1 with errno set. */
 static int write_file(const char *path, const void *data, size_t len)
 {
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= sizeof tmp) {
+        errno = ENAMETOOLONG;
         return -1;
-    size_t n = fwrite(data, 1, len, f);
-    if (fclose(f) != 0 || n != len || rename(tmp, path) != 0) {
+    }
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return -1;
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    int err = left ? errno : 0;
+    if (!err && fsync(fd) != 0)
+        err = errno;
+    if (close(fd) != 0 && !err)
+        err = errno;
+    if (!err && rename(tmp, path) != 0)
+        err = errno;
+    if (err) {
         unlink(tmp);
+        errno = err;
         return -1;
     }
     return 0;
@@ -706,11 +729,12 @@ static int print_outputs(const struct fw_buf *b, const struct fw_profile *prof,
                   ? fw_sim_zpl(b->data, b->len, prof, names, &paper, err, sizeof err)
                   : fw_sim_escpos(b->data, b->len, prof, font_a, &paper, err, sizeof err);
     if (sim != FW_OK) {
-        fprintf(stderr, "mokit: simulated print failed: %s\n", err);
+        fprintf(stderr, "mokit: simulated print failed: %s\n",
+                sim == FW_EINVAL ? err : fw_strerror(sim));
         return EXIT_SYSTEM;
     }
     int rc = 0;
-    if (fw_png_write(png, &paper) != FW_OK) {
+    if (fw_png_write(png, &paper, prof->dpi) != FW_OK) {
         fprintf(stderr, "mokit: cannot write %s: %s\n", png, strerror(errno));
         rc = EXIT_SYSTEM;
     }
@@ -832,8 +856,9 @@ static int cmd_print(int argc, char **argv)
         layout = layout_wristband(&w, prof, names, &b);
     }
     if (rc == 0 && layout != FW_OK) {
-        fprintf(stderr, "mokit: the %s cannot be laid out for %s\n", argv[2], prof->name);
-        rc = EXIT_INVALID;
+        fprintf(stderr, "mokit: the %s cannot be laid out for %s: %s\n", argv[2], prof->name,
+                layout == FW_EINVAL ? "it does not fit this printer" : fw_strerror(layout));
+        rc = layout == FW_EINVAL ? EXIT_INVALID : EXIT_SYSTEM;
     }
     if (rc == 0)
         rc = print_outputs(&b, prof, names, font_a, opt_get(o, n, "out"), opt_get(o, n, "png"));

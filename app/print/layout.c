@@ -2,9 +2,13 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <utf8proc.h>
 
-#define NAME_PX  24 /* a name line: 29 dots, the height of a text line at most */
-#define SMALL_PX 20
+#define NAME_PX     24  /* a name line */
+#define SMALL_PX    20  /* campaign, date, code */
+#define FONT_A_DOTS 12  /* a character of the printer's font A */
+#define MAX_CHARS   120 /* longer text is cut before layout */
+#define ZPL_QR_MAG  5
 
 static bool ascii(const char *s)
 {
@@ -14,27 +18,69 @@ static bool ascii(const char *s)
     return true;
 }
 
+/* Text made printable, into out[cap]: control characters dropped, runs of white space made
+ * one space, none at either end, invalid UTF-8 and characters the font lacks as "?", at most
+ * MAX_CHARS characters. A whole ticket must not fail over a tab or a character DejaVu lacks. */
+static void printable(struct fw_font *font, const char *s, char *out, size_t cap)
+{
+    size_t n = 0;
+    int chars = 0, space = 0;
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)(s ? s : "");
+    while (*p && chars < MAX_CHARS && n + 5 < cap) {
+        utf8proc_int32_t c;
+        utf8proc_ssize_t len = utf8proc_iterate(p, -1, &c);
+        if (len <= 0) { /* invalid byte: one "?" and on */
+            c = '?';
+            len = 1;
+        }
+        p += len;
+        utf8proc_category_t cat = utf8proc_category(c);
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || cat == UTF8PROC_CATEGORY_ZS) {
+            space = n > 0;
+            continue;
+        }
+        if (cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF)
+            continue;
+        if (space) {
+            out[n++] = ' ';
+            chars++;
+            space = 0;
+        }
+        if (!fw_font_has(font, (uint32_t)c))
+            c = '?';
+        n += (size_t)utf8proc_encode_char(c, (utf8proc_uint8_t *)out + n);
+        chars++;
+    }
+    out[n] = '\0';
+}
+
+/* ESC J feeds n dots at most 255 at a time. */
+static void feed(struct fw_buf *b, int dots)
+{
+    for (; dots > 0; dots -= 255)
+        fw_escpos_feed_dots(b, (uint8_t)(dots > 255 ? 255 : dots));
+}
+
 /* Sends only the ink of an image: its white rows above and below become ESC J feeds (3
- * bytes instead of a row of dots each) and white columns are not sent at all, which keeps the
- * same spacing on paper and saves most of the wire time on a 19200-baud printer. */
-static int raster_ink(struct fw_buf *b, const struct fw_bitmap *bm)
+ * bytes instead of a row of dots each) and white columns are not sent at all, which keeps
+ * the spacing on paper and saves most of the wire time on a 19200-baud printer. */
+static int raster_ink(struct fw_buf *b, const struct fw_profile *p, const struct fw_bitmap *bm)
 {
     int x, y, w, h;
     fw_bitmap_ink(bm, &x, &y, &w, &h);
     if (w == 0) {
-        fw_escpos_feed_dots(b, (uint8_t)(bm->height > 255 ? 255 : bm->height));
+        feed(b, bm->height);
         return FW_OK;
     }
+    if (w > p->dots_per_line)
+        return FW_EINVAL;
     struct fw_bitmap ink;
     int rc = fw_bitmap_crop(bm, x, y, w, h, &ink);
     if (rc != FW_OK)
         return rc;
-    if (y > 0)
-        fw_escpos_feed_dots(b, (uint8_t)y);
+    feed(b, y);
     rc = fw_escpos_raster(b, &ink);
-    int below = bm->height - y - h;
-    if (rc == FW_OK && below > 0)
-        fw_escpos_feed_dots(b, (uint8_t)below);
+    feed(b, bm->height - y - h);
     fw_bitmap_free(&ink);
     return rc;
 }
@@ -48,39 +94,53 @@ static int raster_line(struct fw_buf *b, const struct fw_profile *p, struct fw_f
     int rc = fw_font_render(font, s, px, p->dots_per_line, &bm, &cut);
     if (rc != FW_OK)
         return rc;
-    rc = raster_ink(b, &bm);
+    rc = raster_ink(b, p, &bm);
     fw_bitmap_free(&bm);
     return rc;
 }
 
-/* One line: ASCII as text (cut to the columns there are), anything else rasterised. */
-static int line(struct fw_buf *b, const struct fw_profile *p, struct fw_font *font, const char *s,
-                int px)
+/* ASCII in font A: a line longer than the paper's columns ends in "..." (a visible cut). */
+static void text_line(struct fw_buf *b, const struct fw_profile *p, const char *s, size_t n)
 {
-    if (!s || !s[0])
+    size_t cols = (size_t)p->dots_per_line / FONT_A_DOTS;
+    if (n > cols) {
+        fw_escpos_text(b, s, cols - 3);
+        fw_escpos_text(b, "...", 3);
+    } else {
+        fw_escpos_text(b, s, n);
+    }
+    fw_escpos_text(b, "\n", 1);
+}
+
+/* One line of clean text: ASCII as text, anything else rasterised. */
+static int clean_line(struct fw_buf *b, const struct fw_profile *p, struct fw_font *font,
+                      const char *s, int px)
+{
+    if (!s[0])
         return FW_OK;
     if (ascii(s)) {
-        size_t cols = (size_t)p->dots_per_line / 12; /* font A: 12 dots a character */
-        size_t n = strlen(s);
-        fw_escpos_text(b, s, n < cols ? n : cols);
-        fw_escpos_text(b, "\n", 1);
+        text_line(b, p, s, strlen(s));
         return FW_OK;
     }
     return raster_line(b, p, font, s, px);
 }
 
-static int qr(struct fw_buf *b, const struct fw_profile *p, const char *code, int module);
-static void grouped_code(struct fw_buf *b, const char *code);
+static int line(struct fw_buf *b, const struct fw_profile *p, struct fw_font *font, const char *s,
+                int px)
+{
+    char clean[MAX_CHARS * 4 + 8];
+    printable(font, s, clean, sizeof clean);
+    return clean_line(b, p, font, clean, px);
+}
 
-/* Where a name wraps: 0 when it fits on one line of width dots at px, else the byte offset of
- * the space ending the longest first line that fits; -1 when even the first word does not fit
- * (the caller cuts the name with "…"), or an error (negative fw_err below -1 never happens:
- * render errors are returned as FW_EINVAL / FW_ENOMEM through *rc). */
+/* Where a clean name wraps when drawn in font at px within width dots: 0 when it fits on one
+ * line, else the offset of the space ending the longest first line that fits, or -1 when not
+ * even the first word fits (the caller cuts it). *rc carries a render error. */
 static long wrap_point(struct fw_font *font, const char *s, int px, int width, int *rc)
 {
     struct fw_bitmap bm;
     bool cut;
-    char first[256];
+    char first[MAX_CHARS * 4 + 8];
     long best = -1;
     *rc = fw_font_render(font, s, px, width, &bm, &cut);
     if (*rc != FW_OK)
@@ -90,8 +150,6 @@ static long wrap_point(struct fw_font *font, const char *s, int px, int width, i
         return 0;
     for (const char *sp = strchr(s, ' '); sp; sp = strchr(sp + 1, ' ')) {
         size_t n = (size_t)(sp - s);
-        if (n >= sizeof first)
-            break;
         memcpy(first, s, n);
         first[n] = '\0';
         *rc = fw_font_render(font, first, px, width, &bm, &cut);
@@ -105,27 +163,85 @@ static long wrap_point(struct fw_font *font, const char *s, int px, int width, i
     return best;
 }
 
-/* A name on one line if it fits, else wrapped at a space onto a second line (the longest
- * first line that fits); only what two lines cannot hold ends in "…". */
+/* The same for ASCII in font A columns. */
+static long wrap_columns(const char *s, size_t cols)
+{
+    size_t n = strlen(s);
+    if (n <= cols)
+        return 0;
+    for (long i = (long)cols; i > 0; i--)
+        if (s[i] == ' ')
+            return i;
+    return -1;
+}
+
+/* A name on one line if it fits, else wrapped at a space onto a second line; only what two
+ * lines cannot hold is cut, visibly. ASCII names wrap in font A columns, others as rasters
+ * (both halves rasterised alike, even an ASCII remainder). */
 static int name_lines(struct fw_buf *b, const struct fw_profile *p, struct fw_font *font,
                       const char *s)
 {
-    int rc;
-    if (!s || !s[0])
+    char clean[MAX_CHARS * 4 + 8];
+    int rc = FW_OK;
+    printable(font, s, clean, sizeof clean);
+    if (!clean[0])
         return FW_OK;
-    long at = wrap_point(font, s, NAME_PX, p->dots_per_line, &rc);
+    bool plain = ascii(clean);
+    long at = plain ? wrap_columns(clean, (size_t)p->dots_per_line / FONT_A_DOTS)
+                    : wrap_point(font, clean, NAME_PX, p->dots_per_line, &rc);
     if (rc != FW_OK)
         return rc;
-    if (at == 0 || (at < 0 && ascii(s)))
-        return line(b, p, font, s, NAME_PX);
-    if (at < 0) /* one long word: cut it */
-        return raster_line(b, p, font, s, NAME_PX);
-    char first[256];
-    memcpy(first, s, (size_t)at);
-    first[at] = '\0';
-    /* Both halves rasterised in the same font, even an ASCII remainder ("Anh"). */
-    rc = raster_line(b, p, font, first, NAME_PX);
-    return rc == FW_OK ? raster_line(b, p, font, s + at + 1, NAME_PX) : rc;
+    if (at <= 0) /* fits, or one long word: cut */
+        return clean_line(b, p, font, clean, NAME_PX);
+    clean[at] = '\0';
+    if (plain) {
+        text_line(b, p, clean, (size_t)at);
+        text_line(b, p, clean + at + 1, strlen(clean + at + 1));
+        return FW_OK;
+    }
+    rc = raster_line(b, p, font, clean, NAME_PX);
+    return rc == FW_OK ? raster_line(b, p, font, clean + at + 1, NAME_PX) : rc;
+}
+
+/* The QR, native or raster, at module dots a module; FW_EINVAL when it is wider than the
+ * paper (a code far longer than a patient code). */
+static int qr(struct fw_buf *b, const struct fw_profile *p, const char *code, int module)
+{
+    struct fw_bitmap bm;
+    int x, y, w, h;
+    int rc = fw_qr_bitmap(code, module, 'M', &bm);
+    if (rc != FW_OK)
+        return rc;
+    fw_bitmap_ink(&bm, &x, &y, &w, &h);
+    if (w > p->dots_per_line)
+        rc = FW_EINVAL;
+    else if (p->native_qr)
+        rc = fw_escpos_qr(b, code, strlen(code), module, 'M');
+    else /* the quiet zone goes as feeds: the paper is white */
+        rc = raster_ink(b, p, &bm);
+    fw_bitmap_free(&bm);
+    return rc;
+}
+
+/* The code under a QR, for people: 4-character groups are easy to read out and type. */
+static void grouped_code(struct fw_buf *b, const struct fw_profile *p, const char *code)
+{
+    char g[16];
+    if (strlen(code) == 12) {
+        snprintf(g, sizeof g, "%.4s %.4s %.4s", code, code + 4, code + 8);
+        text_line(b, p, g, strlen(g));
+    } else {
+        text_line(b, p, code, strlen(code));
+    }
+}
+
+/* The end of a ticket or sticker: cut (feeding to the cutter) or feed past the tear bar. */
+static void finish(struct fw_buf *b, const struct fw_profile *p)
+{
+    if (p->cutter)
+        fw_escpos_cut(b, true);
+    else
+        fw_escpos_feed(b, 3);
 }
 
 int layout_ticket(const struct ticket *t, const struct fw_profile *p, struct fw_font *font,
@@ -133,7 +249,7 @@ int layout_ticket(const struct ticket *t, const struct fw_profile *p, struct fw_
 {
     char number[8];
     if (p->language != FW_LANG_ESCPOS || t->queue_number < 1 || t->queue_number > 9999 ||
-        !t->code || !t->code[0])
+        !t->code || !t->code[0] || !ascii(t->code))
         return FW_EINVAL;
     fw_escpos_init(out);
     if (p->busy_line)
@@ -157,46 +273,23 @@ int layout_ticket(const struct ticket *t, const struct fw_profile *p, struct fw_
     if (rc == FW_OK)
         rc = qr(out, p, t->code, p->native_qr ? 4 : p->baud ? 3 : 4);
     if (rc == FW_OK)
-        grouped_code(out, t->code);
-    fw_escpos_feed(out, 3);
-    if (p->cutter)
-        fw_escpos_cut(out, true);
+        grouped_code(out, p, t->code);
+    finish(out, p);
     return rc != FW_OK ? rc : fw_buf_error(out);
 }
 
-/* The QR, native or raster, at module dots a module. */
-static int qr(struct fw_buf *b, const struct fw_profile *p, const char *code, int module)
-{
-    if (p->native_qr)
-        return fw_escpos_qr(b, code, strlen(code), module, 'M');
-    struct fw_bitmap bm;
-    int rc = fw_qr_bitmap(code, module, 'M', &bm);
-    if (rc == FW_OK) /* the quiet zone goes as feeds: the paper is white */
-        rc = raster_ink(b, &bm);
-    fw_bitmap_free(&bm);
-    return rc;
-}
-
-/* The code in 4-character groups under a QR, for people to read out and type. */
-static void grouped_code(struct fw_buf *b, const char *code)
-{
-    char g[16];
-    if (strlen(code) == 12)
-        snprintf(g, sizeof g, "%.4s %.4s %.4s\n", code, code + 4, code + 8);
-    else
-        snprintf(g, sizeof g, "%.14s\n", code);
-    fw_escpos_text(b, g, strlen(g));
-}
+/* ---- wristbands ---- */
 
 /* One centred line of a ZPL label as a graphic field: the printer's own fonts are not trusted
- * with Vietnamese, and a graphic's width is known, so it can be centred. Advances *y. */
+ * with Vietnamese, and a graphic's width is known, so it can be centred. ^GFA sends whole
+ * bytes, so the field is 8 * bytes wide, and centred as such. Advances *y. */
 static int zpl_line(struct fw_buf *b, const struct fw_profile *p, struct fw_font *font,
                     const char *s, int px, int *y)
 {
     struct fw_bitmap bm, ink;
     bool cut;
     int x, iy, w, h;
-    if (!s || !s[0])
+    if (!s[0])
         return FW_OK;
     int rc = fw_font_render(font, s, px, p->dots_per_line, &bm, &cut);
     if (rc != FW_OK)
@@ -204,8 +297,9 @@ static int zpl_line(struct fw_buf *b, const struct fw_profile *p, struct fw_font
     fw_bitmap_ink(&bm, &x, &iy, &w, &h);
     if (w > 0) {
         rc = fw_bitmap_crop(&bm, 0, iy, bm.width, h, &ink);
+        int field = ((bm.width + 7) / 8) * 8;
         if (rc == FW_OK)
-            rc = fw_zpl_graphic(b, (p->dots_per_line - ink.width) / 2, *y + iy, &ink);
+            rc = fw_zpl_graphic(b, (p->dots_per_line - field) / 2, *y + iy, &ink);
         fw_bitmap_free(&ink);
     }
     *y += bm.height;
@@ -213,37 +307,48 @@ static int zpl_line(struct fw_buf *b, const struct fw_profile *p, struct fw_font
     return rc;
 }
 
-/* The wristband for a ZPL band printer: native QR centred at the top, then the lines. */
+/* The wristband for a ZPL band printer: the bare QR symbol (^BQ draws no quiet zone) centred
+ * below a quiet zone of white, then the lines. */
 static int zpl_wristband(const struct wristband *w, const struct fw_profile *p,
                          struct fw_font *font, const char *who, struct fw_buf *out)
 {
-    enum { MAG = 5, QUIET = 4 };
-    int y = 10, rc;
-    char grouped[16];
+    char name[MAX_CHARS * 4 + 8], text[MAX_CHARS * 4 + 8];
+    struct fw_bitmap sym;
+    int x, sy, side, h, rc;
+    rc = fw_qr_bitmap(w->code, ZPL_QR_MAG, 'M', &sym);
+    if (rc != FW_OK)
+        return rc;
+    fw_bitmap_ink(&sym, &x, &sy, &side, &h);
+    fw_bitmap_free(&sym);
+    int quiet = 4 * ZPL_QR_MAG;
+    if (side + 2 * quiet > p->dots_per_line)
+        return FW_EINVAL;
     fw_zpl_begin(out);
-    /* The symbol of a 12-character code is version 1 (21 modules) at level M; centre it with
-     * its quiet zone, which ^BQ leaves white. */
-    int side = (21 + 2 * QUIET) * MAG;
-    rc = fw_zpl_qr(out, (p->dots_per_line - side) / 2, y, MAG, 'M', w->code);
-    y += side + 4;
-    snprintf(grouped, sizeof grouped, "%.4s %.4s %.4s", w->code, w->code + 4, w->code + 8);
+    fw_zpl_width(out, p->dots_per_line);
+    int y = quiet;
+    rc = fw_zpl_qr(out, (p->dots_per_line - side) / 2, y, ZPL_QR_MAG, 'M', w->code);
+    y += side + quiet;
+    if (strlen(w->code) == 12)
+        snprintf(text, sizeof text, "%.4s %.4s %.4s", w->code, w->code + 4, w->code + 8);
+    else
+        printable(font, w->code, text, sizeof text);
     if (rc == FW_OK)
-        rc = zpl_line(out, p, font, strlen(w->code) == 12 ? grouped : w->code, SMALL_PX, &y);
-    long at = rc == FW_OK ? wrap_point(font, w->name, NAME_PX, p->dots_per_line, &rc) : 0;
+        rc = zpl_line(out, p, font, text, SMALL_PX, &y);
+    printable(font, w->name, name, sizeof name);
+    long at = rc == FW_OK && name[0] ? wrap_point(font, name, NAME_PX, p->dots_per_line, &rc) : 0;
     if (rc == FW_OK && at > 0) {
-        char first[256];
-        memcpy(first, w->name, (size_t)at);
-        first[at] = '\0';
-        rc = zpl_line(out, p, font, first, NAME_PX, &y);
+        name[at] = '\0';
+        rc = zpl_line(out, p, font, name, NAME_PX, &y);
         if (rc == FW_OK)
-            rc = zpl_line(out, p, font, w->name + at + 1, NAME_PX, &y);
+            rc = zpl_line(out, p, font, name + at + 1, NAME_PX, &y);
     } else if (rc == FW_OK) {
-        rc = zpl_line(out, p, font, w->name, NAME_PX, &y);
+        rc = zpl_line(out, p, font, name, NAME_PX, &y);
     }
     if (rc == FW_OK)
         rc = zpl_line(out, p, font, who, SMALL_PX + 4, &y);
+    printable(font, w->campaign, text, sizeof text);
     if (rc == FW_OK)
-        rc = zpl_line(out, p, font, w->campaign, SMALL_PX, &y);
+        rc = zpl_line(out, p, font, text, SMALL_PX, &y);
     fw_zpl_end(out);
     return rc != FW_OK ? rc : fw_buf_error(out);
 }
@@ -251,10 +356,10 @@ static int zpl_wristband(const struct wristband *w, const struct fw_profile *p,
 int layout_wristband(const struct wristband *w, const struct fw_profile *p, struct fw_font *font,
                      struct fw_buf *out)
 {
-    if (!w->code || !w->code[0])
+    if (!w->code || !w->code[0] || !ascii(w->code))
         return FW_EINVAL;
     char who[48];
-    if (w->age >= 0)
+    if (w->age >= 0 && w->age < 200)
         snprintf(who, sizeof who, "%s, %d tuổi", w->female ? "Nữ" : "Nam", w->age);
     else
         snprintf(who, sizeof who, "%s", w->female ? "Nữ" : "Nam");
@@ -268,15 +373,13 @@ int layout_wristband(const struct wristband *w, const struct fw_profile *p, stru
      * wrist from a hand scanner. */
     int rc = qr(out, p, w->code, 6);
     if (rc == FW_OK) {
-        grouped_code(out, w->code);
+        grouped_code(out, p, w->code);
         rc = name_lines(out, p, font, w->name);
     }
     if (rc == FW_OK)
         rc = line(out, p, font, who, SMALL_PX + 4);
     if (rc == FW_OK)
         rc = line(out, p, font, w->campaign, SMALL_PX);
-    fw_escpos_feed(out, 2);
-    if (p->cutter)
-        fw_escpos_cut(out, true);
+    finish(out, p);
     return rc != FW_OK ? rc : fw_buf_error(out);
 }

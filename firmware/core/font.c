@@ -135,6 +135,17 @@ int fw_font_render(struct fw_font *f, const char *utf8, int px, int max_width,
     }
     int ascent = (int)(f->face->size->metrics.ascender >> 6);
     int descent = (int)(-f->face->size->metrics.descender >> 6);
+    /* Stacked marks on capitals (Ễ, Ổ, Ẩ ...) rise above the font's ascender: grow the box to
+     * the tallest glyph, or "NGUYỄN" would print as "NGUYÊN". */
+    for (int i = 0; i < n; i++) {
+        if (FT_Load_Glyph(f->face, FT_Get_Char_Index(f->face, cps[i]),
+                          FT_LOAD_RENDER | FT_LOAD_TARGET_MONO) != 0)
+            return FW_EINVAL;
+        int top = f->face->glyph->bitmap_top;
+        int below = (int)f->face->glyph->bitmap.rows - top;
+        ascent = top > ascent ? top : ascent;
+        descent = below > descent ? below : descent;
+    }
     int rc = fw_bitmap_new(out, width > 0 ? width : 1, ascent + descent);
     if (rc != FW_OK)
         return rc;

@@ -64,9 +64,10 @@ int fw_bitmap_crop(const struct fw_bitmap *bm, int x, int y, int w, int h, struc
  * QR code, FW_ENOMEM. */
 int fw_qr_bitmap(const char *data, int module, char ecc, struct fw_bitmap *out);
 
-/* Writes bm as a 1-bit greyscale PNG at 203 dpi: to PATH.tmp, then renamed, so a reader never
- * sees a partial file. FW_EIO (errno says why), FW_EINVAL, FW_ENOMEM. */
-int fw_png_write(const char *path, const struct fw_bitmap *bm);
+/* Writes bm as a 1-bit greyscale PNG at dpi (the printer's: a viewer then shows the paper's
+ * real size): to PATH.tmp, then renamed, so a reader never sees a partial file. FW_EIO (errno
+ * says why), FW_EINVAL, FW_ENOMEM. */
+int fw_png_write(const char *path, const struct fw_bitmap *bm, int dpi);
 
 /* ---- text ---- */
 
@@ -84,10 +85,11 @@ void fw_font_close(struct fw_font *f);
 bool fw_font_has(struct fw_font *f, uint32_t cp);
 /* Renders UTF-8 text (NFC: Vietnamese letters precomposed) px dots high, 1 bit per dot,
  * cropped to the text's width and at most max_width dots wide: a longer text is cut and ends
- * with "…" (*cut is set). The bitmap is as high as the font's ascent + descent, so lines of
- * the same size align. The caller frees out with fw_bitmap_free(). FW_EINVAL for invalid
- * UTF-8, empty text, px outside 6-512, or a character the font lacks (never a box: the caller
- * decides what to print instead), or a max_width too narrow for "…"; FW_ENOMEM. */
+ * with "…" (*cut is set). The bitmap is as high as the font's ascent + descent, or more where
+ * a glyph rises above or reaches below them (stacked marks on capitals): nothing is clipped. The
+ * caller frees out with fw_bitmap_free(). FW_EINVAL for invalid UTF-8, empty text, px outside
+ * 6-512, or a character the font lacks (never a box: the caller decides what to print instead), or
+ * a max_width too narrow for "…"; FW_ENOMEM. */
 int fw_font_render(struct fw_font *f, const char *utf8, int px, int max_width,
                    struct fw_bitmap *out, bool *cut);
 
@@ -106,9 +108,11 @@ void fw_escpos_align(struct fw_buf *b, enum fw_align a); /* ESC a n */
 void fw_escpos_bold(struct fw_buf *b, bool on);          /* ESC E n */
 /* GS ! n: character width and height multipliers, 1 to 8 each; FW_EINVAL otherwise. */
 int fw_escpos_size(struct fw_buf *b, int width, int height);
-void fw_escpos_feed(struct fw_buf *b, uint8_t lines);     /* ESC d n */
-void fw_escpos_feed_dots(struct fw_buf *b, uint8_t dots); /* ESC J n: print, feed n dots */
-void fw_escpos_cut(struct fw_buf *b, bool partial);       /* GS V 0 / GS V 1 */
+void fw_escpos_feed(struct fw_buf *b, uint8_t lines); /* ESC d n */
+/* ESC J n: print, then feed n motion units: one dot on the profiles here (verify per model:
+ * GS P changes the unit, and some Epson models use 1/360 inch). */
+void fw_escpos_feed_dots(struct fw_buf *b, uint8_t dots);
+void fw_escpos_cut(struct fw_buf *b, bool partial); /* GS V 0 / GS V 1 */
 /* GS a 0x20: the printer raises its busy (DTR) line while its buffer is full, so a serial
  * transport can pace itself (CSN-A2 and relatives). */
 void fw_escpos_busy_enable(struct fw_buf *b);
@@ -126,12 +130,14 @@ int fw_escpos_qr(struct fw_buf *b, const char *data, size_t n, int module, char 
 
 void fw_zpl_begin(struct fw_buf *b); /* ^XA^CI28: a label, text fields in UTF-8 */
 void fw_zpl_end(struct fw_buf *b);   /* ^XZ */
+/* ^PWn: the print width in dots, so centring does not depend on the printer's settings. */
+void fw_zpl_width(struct fw_buf *b, int dots);
 /* A text field at x,y (dots) in the scalable font 0, h dots high. The text goes through ^FH
  * hexadecimal escapes, so ^ and ~ in data are printed, never run. FW_EINVAL for h < 10. */
 int fw_zpl_text(struct fw_buf *b, int x, int y, int h, const char *utf8);
-/* A QR code (^BQN, model 2) at x,y with magnification 1-10 and error correction 'L','M','Q',
- * 'H'; data in automatic mode. Data may hold only printable ASCII without ^ and ~ (a patient
- * code is upper-case letters and digits). FW_EINVAL otherwise. */
+/* A QR code (^BQN, model 2): the bare symbol (no quiet zone) at x,y with magnification 1-10 and
+ * error correction 'L','M','Q', 'H'; data in automatic mode. Data may hold only printable ASCII
+ * without ^ and ~ (a patient code is upper-case letters and digits). FW_EINVAL otherwise. */
 int fw_zpl_qr(struct fw_buf *b, int x, int y, int mag, char ecc, const char *data);
 /* A graphic field (^GFA, hexadecimal), for text the printer's font lacks. */
 int fw_zpl_graphic(struct fw_buf *b, int x, int y, const struct fw_bitmap *bm);
@@ -156,7 +162,7 @@ struct fw_profile;
 int fw_sim_escpos(const uint8_t *data, size_t n, const struct fw_profile *p, struct fw_font *font,
                   struct fw_bitmap *out, char *err, size_t errlen);
 
-/* Interprets a ZPL label (what fw_zpl_* emits: ^XA, ^CI28, ^FO, ^A0N, ^FH, ^FD/^FS text,
+/* Interprets a ZPL label (what fw_zpl_* emits: ^XA, ^CI28, ^PW, ^FO, ^A0N, ^FH, ^FD/^FS text,
  * ^BQN QR, ^GFA graphic, ^XZ) into a bitmap p->dots_per_line wide, as long as the lowest field.
  * Text fields are drawn with font (a stand-in for the printer's scalable font 0) at the ^A0
  * height; a field that runs past the label's width is an error, like anything else it does not
@@ -179,9 +185,8 @@ struct fw_profile {
     int vn_codepage; /* ESC t page trusted to print Vietnamese, or -1: raster Vietnamese */
     bool native_qr;  /* GS ( k / ^BQ prints a QR code the scanners read */
     bool cutter;
-    bool busy_line;   /* has a busy/DTR line to pace serial output */
-    bool leave_kanji; /* needs FS . before a code page (Chinese-market firmware) */
-    int baud;         /* serial speed, 0 for USB */
+    bool busy_line; /* has a busy/DTR line to pace serial output */
+    int baud;       /* serial speed, 0 for USB */
 };
 
 extern const struct fw_profile fw_profiles[];

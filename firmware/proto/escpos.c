@@ -59,7 +59,8 @@ void fw_escpos_feed_dots(struct fw_buf *b, uint8_t dots)
 
 void fw_escpos_cut(struct fw_buf *b, bool partial)
 {
-    put3(b, GS, 'V', partial ? 1 : 0);
+    uint8_t s[4] = {GS, 'V', partial ? 66 : 65, 0};
+    fw_buf_put(b, s, 4);
 }
 
 void fw_escpos_busy_enable(struct fw_buf *b)

@@ -195,6 +195,10 @@ static int qr(struct sim *s, const uint8_t *d, size_t n, size_t *used)
         int rc = fw_qr_bitmap(s->qr_data, s->qr_module, s->qr_ecc, &bm);
         if (rc != FW_OK)
             return rc == FW_EINVAL ? fail(s, "QR data the symbol cannot hold") : rc;
+        if (bm.width > s->p->dots_per_line) {
+            fw_bitmap_free(&bm);
+            return fail(s, "a QR code of %d dots on %d-dot paper", bm.width, s->p->dots_per_line);
+        }
         rc = place(s, &bm, 1, 1);
         fw_bitmap_free(&bm);
         return rc;
@@ -261,7 +265,15 @@ static int command(struct sim *s, const uint8_t *d, size_t n, size_t *used)
             s->height_mul = (v & 7) + 1;
             return FW_OK;
         case 'V':
-            return v <= 1 || v == '0' || v == '1' ? FW_OK : fail(s, "GS V %d", v);
+            if (v <= 1 || v == '0' || v == '1')
+                return FW_OK;
+            if (v == 65 || v == 66) { /* function B: feed to the cutter + n, then cut */
+                if (n < 4)
+                    return fail(s, "GS V %d cut short", v);
+                *used = 4;
+                return FW_OK;
+            }
+            return fail(s, "GS V %d", v);
         case 'a':
             return FW_OK; /* busy line: nothing to draw */
         }

@@ -110,7 +110,15 @@ static int field(struct zsim *z, const char *d)
         /* ^FD<ecc>A,<data>: error correction, automatic input mode. */
         if (n < 4 || !strchr("LMQH", text[0]) || text[1] != 'A' || text[2] != ',')
             return fail(z, "a QR field not of the form <L|M|Q|H>A,<data>");
-        rc = fw_qr_bitmap(text + 3, z->qr_mag, text[0], &bm);
+        /* ^BQ draws the bare symbol at ^FO: no quiet zone (the label supplies it). */
+        struct fw_bitmap full;
+        int qx, qy, qw, qh;
+        rc = fw_qr_bitmap(text + 3, z->qr_mag, text[0], &full);
+        if (rc == FW_OK) {
+            fw_bitmap_ink(&full, &qx, &qy, &qw, &qh);
+            rc = fw_bitmap_crop(&full, qx, qy, qw, qh, &bm);
+            fw_bitmap_free(&full);
+        }
     } else {
         if (!z->font_h)
             return fail(z, "a text field without ^A0");
@@ -186,6 +194,11 @@ static int command(struct zsim *z, const char *cmd, const char *arg)
     }
     if (!strcmp(cmd, "CI"))
         return !strcmp(arg, "28") ? FW_OK : fail(z, "^CI%s (only 28, UTF-8, is used)", arg);
+    if (!strcmp(cmd, "PW")) {
+        if (ints(arg, v, 1) != 1 || v[0] != z->p->dots_per_line)
+            return fail(z, "^PW%s on a %d-dot printer", arg, z->p->dots_per_line);
+        return FW_OK;
+    }
     if (!strcmp(cmd, "FO")) {
         if (ints(arg, v, 2) != 2)
             return fail(z, "^FO without x,y");

@@ -14,6 +14,13 @@ void fw_zpl_begin(struct fw_buf *b)
     puts_buf(b, "^XA^CI28"); /* ^CI28: field data is UTF-8 */
 }
 
+void fw_zpl_width(struct fw_buf *b, int dots)
+{
+    char s[24];
+    snprintf(s, sizeof s, "^PW%d", dots);
+    puts_buf(b, s);
+}
+
 void fw_zpl_end(struct fw_buf *b)
 {
     puts_buf(b, "^XZ");

@@ -7,9 +7,9 @@ CC := clang
 FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
          -fno-sanitize-recover=all -DMOKIT_VERSION=\"fuzz\" $(shell pkg-config --cflags $(PKGS))
 LIBS := $(shell pkg-config --libs $(PKGS)) -lm
-SRC := $(wildcard app/common/*.c app/domain/*.c app/store/*.c app/api/body.c firmware/proto/*.c \
-         firmware/core/*.c) build/gen/migrations.c
-TARGETS := cccd code body font sim zpl
+SRC := $(wildcard app/common/*.c app/domain/*.c app/store/*.c app/api/body.c app/print/*.c \
+         firmware/proto/*.c firmware/core/*.c) build/gen/migrations.c
+TARGETS := cccd code body font sim zpl layout
 
 .PHONY: run
 run: $(TARGETS:%=$(B)/fuzz_%)

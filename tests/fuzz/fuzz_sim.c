@@ -15,8 +15,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (size < 1)
         return 0;
-    /* The first byte picks the profile, so both paper widths and both QR paths are fuzzed. */
+    /* The first byte picks an ESC/POS profile, so both paper widths and both QR paths are
+     * fuzzed (the ZPL profile has its own target). */
     const struct fw_profile *p = &fw_profiles[data[0] % fw_profiles_count];
+    if (p->language != FW_LANG_ESCPOS)
+        p = &fw_profiles[0];
     struct fw_bitmap paper;
     char err[160];
     if (fw_sim_escpos(data + 1, size - 1, p, font, &paper, err, sizeof err) == FW_OK) {

@@ -71,7 +71,7 @@ static char *zbar(const struct fw_bitmap *paper)
     int fd = mkstemps(png, 4);
     assert_true(fd >= 0);
     close(fd);
-    assert_int_equal(fw_png_write(png, paper), FW_OK);
+    assert_int_equal(fw_png_write(png, paper, 203), FW_OK);
     snprintf(cmd, sizeof cmd, "zbarimg --quiet --nodbus --raw -Sbinary %s 2>/dev/null", png);
     FILE *p = popen(cmd, "r");
     char *out = calloc(1, 256);
@@ -117,7 +117,7 @@ static void tickets_per_profile(void **state)
          * there is a cutter. */
         bool busy = b.len > 5 && memcmp(b.data + 2, "\x1d\x61\x20", 3) == 0;
         assert_int_equal(busy, p->busy_line);
-        bool cut = memcmp(b.data + b.len - 3, "\x1d\x56\x01", 3) == 0;
+        bool cut = memcmp(b.data + b.len - 4, "\x1d\x56\x42\x00", 4) == 0;
         assert_int_equal(cut, p->cutter);
         fw_buf_free(&b);
         done++;
@@ -209,12 +209,80 @@ static void wristbands(void **state)
     assert_int_equal(layout_wristband(&u, fw_profile_find("escpos-58"), names, &b), FW_EINVAL);
 }
 
+/* Lays out t or w for p and requires the simulated printer to take every byte. */
+static void prints_whole(const struct ticket *t, const struct wristband *w,
+                         const struct fw_profile *p)
+{
+    struct fw_buf b;
+    struct fw_bitmap paper;
+    char err[160];
+    fw_buf_init(&b);
+    assert_int_equal(t ? layout_ticket(t, p, names, &b) : layout_wristband(w, p, names, &b), FW_OK);
+    int rc = p->language == FW_LANG_ZPL
+                 ? fw_sim_zpl(b.data, b.len, p, names, &paper, err, sizeof err)
+                 : fw_sim_escpos(b.data, b.len, p, font_a, &paper, err, sizeof err);
+    if (rc != FW_OK)
+        fail_msg("%s: %s", p->name, err);
+    fw_bitmap_free(&paper);
+    fw_buf_free(&b);
+}
+
+/* Cases a review found: odd spacing, characters DejaVu lacks, long ASCII names, short or
+ * huge codes. None may fail the whole ticket, overflow the paper or read out of bounds. */
+static void awkward_inputs(void **state)
+{
+    (void)state;
+    static const char *const odd[] = {
+        " Lò Thị Mai",                                /* leading space */
+        "Illi Mwmwmwmwmwmw Bảo Illi ",                /* a trailing space at the wrap */
+        "Giàng\tA\tPáo",                              /* tabs */
+        "Lý 中 Hoa",                                  /* a character DejaVu lacks: "?" */
+        "Illi Lilli Filli Tillit Jill Li Mill",       /* ASCII wider than 32 columns: wraps */
+        "Abcdefghijklmnopqrstuvwxyzabcdefghijklmnop", /* one ASCII word: cut visibly */
+        "",
+    };
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
+        for (size_t k = 0; k < fw_profiles_count; k++) {
+            struct ticket t = reference;
+            struct wristband w = {.code = "K7Q2MX4P9RTS", .name = odd[i], .age = 40};
+            t.name = odd[i];
+            t.station = odd[i];
+            if (fw_profiles[k].language == FW_LANG_ESCPOS)
+                prints_whole(&t, NULL, &fw_profiles[k]);
+            prints_whole(NULL, &w, &fw_profiles[k]);
+        }
+    /* The ASCII name that used to lose "Mill" silently now wraps to a second line. */
+    struct fw_buf b;
+    fw_buf_init(&b);
+    struct ticket t = reference;
+    t.name = "Illi Lilli Filli Tillit Jill Li Mill";
+    assert_int_equal(layout_ticket(&t, fw_profile_find("escpos-58"), names, &b), FW_OK);
+    assert_non_null(memmem(b.data, b.len, "Mill\n", 5));
+    b.len = 0;
+    t.name = "Abcdefghijklmnopqrstuvwxyzabcdefghijklmnop";
+    assert_int_equal(layout_ticket(&t, fw_profile_find("escpos-58"), names, &b), FW_OK);
+    assert_non_null(memmem(b.data, b.len, "...\n", 4)); /* cut, and it shows */
+    fw_buf_free(&b);
+    /* A short code (out-of-bounds read in the ZPL band before) and a huge one. */
+    struct wristband w = {.code = "AB", .name = "Lan", .age = 30};
+    for (size_t k = 0; k < fw_profiles_count; k++)
+        prints_whole(NULL, &w, &fw_profiles[k]);
+    static char huge[1501];
+    memset(huge, 'A', 1500);
+    w.code = huge;
+    fw_buf_init(&b);
+    assert_int_equal(layout_wristband(&w, fw_profile_find("escpos-58"), names, &b), FW_EINVAL);
+    assert_int_equal(layout_wristband(&w, fw_profile_find("zebra-hc100"), names, &b), FW_EINVAL);
+    fw_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tickets_per_profile),
         cmocka_unit_test(refusals_and_long_names),
         cmocka_unit_test(wristbands),
+        cmocka_unit_test(awkward_inputs),
     };
     return cmocka_run_group_tests_name("layout", tests, setup, teardown);
 }

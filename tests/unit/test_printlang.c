@@ -51,10 +51,10 @@ static void escpos_commands(void **state)
     EXPECT_BYTES(&b, 0x1b, 0x64, 0x03);
     fw_escpos_feed_dots(&b, 12);
     EXPECT_BYTES(&b, 0x1b, 0x4a, 12);
-    fw_escpos_cut(&b, false);
-    EXPECT_BYTES(&b, 0x1d, 0x56, 0x00);
+    fw_escpos_cut(&b, false); /* function B: feed to the cutter, then cut */
+    EXPECT_BYTES(&b, 0x1d, 0x56, 65, 0);
     fw_escpos_cut(&b, true);
-    EXPECT_BYTES(&b, 0x1d, 0x56, 0x01);
+    EXPECT_BYTES(&b, 0x1d, 0x56, 66, 0);
     fw_escpos_busy_enable(&b);
     EXPECT_BYTES(&b, 0x1d, 0x61, 0x20);
     /* Data never becomes a command: ESC, other controls and DEL are dropped, LF kept. */
@@ -153,6 +153,8 @@ static void zpl(void **state)
     struct fw_bitmap bm = {10, 2, 2, bits};
     assert_int_equal(fw_zpl_graphic(&b, 0, 0, &bm), FW_OK);
     EXPECT_TEXT(&b, "^FO0,0^GFA,4,4,2,FFC08040^FS");
+    fw_zpl_width(&b, 288);
+    EXPECT_TEXT(&b, "^PW288");
     fw_zpl_end(&b);
     EXPECT_TEXT(&b, "^XZ");
     fw_buf_free(&b);

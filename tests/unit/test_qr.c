@@ -82,7 +82,16 @@ static void bad_arguments(void **state)
     assert_int_equal(fw_bitmap_new(&bm, 0, 10), FW_EINVAL);
     /* A PNG into a missing directory: an error, and no file left behind. */
     assert_int_equal(fw_bitmap_new(&bm, 8, 8), FW_OK);
-    assert_int_equal(fw_png_write("/nonexistent-dir/x.png", &bm), FW_EIO);
+    assert_int_equal(fw_png_write("/nonexistent-dir/x.png", &bm, 203), FW_EIO);
+    /* A rename that fails (the target is a directory): an error, and the temporary file
+     * removed. */
+    char dir[] = "/tmp/mokit-png-XXXXXX", tmp[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(tmp, sizeof tmp, "%s.tmp", dir);
+    assert_int_equal(fw_png_write(dir, &bm, 203), FW_EIO);
+    assert_int_equal(access(tmp, F_OK), -1);
+    rmdir(dir);
+    assert_int_equal(fw_png_write("/tmp/x.png", &bm, 10), FW_EINVAL); /* no such dpi */
     fw_bitmap_free(&bm);
 }
 
@@ -109,7 +118,7 @@ static void round_trip(const char *data, int module, char ecc)
     snprintf(png, sizeof png, "%s/qr.png", dir);
     struct fw_bitmap bm;
     assert_int_equal(fw_qr_bitmap(data, module, ecc, &bm), FW_OK);
-    assert_int_equal(fw_png_write(png, &bm), FW_OK);
+    assert_int_equal(fw_png_write(png, &bm, 203), FW_OK);
     fw_bitmap_free(&bm);
     struct stat st;
     assert_int_equal(stat(png, &st), 0);

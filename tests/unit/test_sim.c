@@ -102,7 +102,7 @@ static void tickets_scan_back(void **state)
             int fd = mkstemps(png, 4);
             assert_true(fd >= 0);
             close(fd);
-            assert_int_equal(fw_png_write(png, &paper), FW_OK);
+            assert_int_equal(fw_png_write(png, &paper, 203), FW_OK);
             char *got = zbar(png);
             if (strcmp(got, "K7Q2MX4P9RTS") != 0)
                 fail_msg("%s (%s QR): zbarimg read \"%s\"", p->name, native ? "native" : "raster",
@@ -222,7 +222,7 @@ static void zpl_labels(void **state)
     char png[] = "/tmp/mokit-zpl-XXXXXX.png";
     int fd = mkstemps(png, 4);
     close(fd);
-    assert_int_equal(fw_png_write(png, &paper), FW_OK);
+    assert_int_equal(fw_png_write(png, &paper, 203), FW_OK);
     char *got = zbar(png);
     assert_string_equal(got, "K7Q2MX4P9RTS");
     free(got);
