@@ -124,7 +124,7 @@ fuzz:
 	@images/deps.sh build fuzz
 	@$(MAKE) --no-print-directory -f tests/fuzz/fuzz.mk FUZZ_SECONDS=$(FUZZ_SECONDS)
 
-FORMAT_FILES = $(shell git ls-files '*.c' '*.h')
+FORMAT_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h')
 format:
 	@images/deps.sh lint
 	clang-format -i $(FORMAT_FILES)

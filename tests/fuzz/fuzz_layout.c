@@ -30,10 +30,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (station)
             *station++ = '\0';
     }
-    struct ticket t = {.queue_number = 1 + data[0], .code = code, .name = name,
-                       .station = station, .campaign = "C", .when = "01/01/2026 08:00"};
-    struct wristband w = {.code = code, .name = name, .female = data[0] & 1, .age = data[0],
-                          .campaign = station};
+    struct ticket t = {.queue_number = 1 + data[0],
+                       .code = code,
+                       .name = name,
+                       .station = station,
+                       .campaign = "C",
+                       .when = "01/01/2026 08:00"};
+    struct wristband w = {
+        .code = code, .name = name, .female = data[0] & 1, .age = data[0], .campaign = station};
     for (int kind = 0; kind < 2; kind++) {
         struct fw_buf b;
         fw_buf_init(&b);
