@@ -1,6 +1,7 @@
 /* The simulated printer: ESC/POS in, the printed paper out as a bitmap (see fw_print.h).
  * Used for `make run` previews and by tests, which read its QR codes back with zbarimg. */
 #include "fw_print.h"
+#include "paper.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,20 +52,25 @@ static int grow(struct sim *s, int h)
     int need = s->y + h;
     if (need > MAX_HEIGHT)
         return fail(s, "more than %d rows of paper", MAX_HEIGHT);
-    if (need <= s->page.height)
+    return fw_paper_reserve(&s->page, need, MAX_HEIGHT);
+}
+
+int fw_paper_reserve(struct fw_bitmap *page, int need, int max)
+{
+    if (need <= page->height)
         return FW_OK;
-    int rows = s->page.height ? s->page.height : 256;
+    int rows = page->height ? page->height : 256;
     while (rows < need)
         rows *= 2;
-    if (rows > MAX_HEIGHT)
-        rows = MAX_HEIGHT;
-    uint8_t *bits = realloc(s->page.bits, (size_t)rows * (size_t)s->page.stride);
+    if (rows > max)
+        rows = max;
+    uint8_t *bits = realloc(page->bits, (size_t)rows * (size_t)page->stride);
     if (!bits)
         return FW_ENOMEM;
-    memset(bits + (size_t)s->page.height * (size_t)s->page.stride, 0,
-           (size_t)(rows - s->page.height) * (size_t)s->page.stride);
-    s->page.bits = bits;
-    s->page.height = rows;
+    memset(bits + (size_t)page->height * (size_t)page->stride, 0,
+           (size_t)(rows - page->height) * (size_t)page->stride);
+    page->bits = bits;
+    page->height = rows;
     return FW_OK;
 }
 

@@ -1,6 +1,7 @@
 /* The simulated wristband printer: a ZPL label in, the printed label out as a bitmap.
  * Strict like the ESC/POS side (proto/sim.c): what our encoder does not emit is an error. */
 #include "fw_print.h"
+#include "paper.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -40,18 +41,9 @@ static int draw(struct zsim *z, const struct fw_bitmap *bm, int x, int y)
     int need = y + bm->height;
     if (need > MAX_HEIGHT)
         return fail(z, "a field below %d rows", MAX_HEIGHT);
-    if (need > z->page.height) {
-        int rows = z->page.height ? z->page.height : 512;
-        while (rows < need)
-            rows *= 2;
-        uint8_t *bits = realloc(z->page.bits, (size_t)rows * (size_t)z->page.stride);
-        if (!bits)
-            return FW_ENOMEM;
-        memset(bits + (size_t)z->page.height * (size_t)z->page.stride, 0,
-               (size_t)(rows - z->page.height) * (size_t)z->page.stride);
-        z->page.bits = bits;
-        z->page.height = rows;
-    }
+    int rc = fw_paper_reserve(&z->page, need, MAX_HEIGHT);
+    if (rc != FW_OK)
+        return rc;
     for (int yy = 0; yy < bm->height; yy++)
         for (int xx = 0; xx < bm->width; xx++)
             if (fw_bitmap_get(bm, xx, yy))

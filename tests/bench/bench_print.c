@@ -6,20 +6,12 @@
  *  2. layout to bytes for one ticket: median and p99 over many runs; goal <= 5 ms median.
  * usage: bench_print [RUNS]   prints a table and one JSON line */
 #include "../../app/print/layout.h"
+#include "../reference_ticket.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static const struct ticket reference = {
-    .queue_number = 17,
-    .code = "K7Q2MX4P9RTS",
-    .name = "Nguyễn Thị Hương Giang Lan Anh",
-    .station = "Khám nội",
-    .campaign = "DEMO-TAVAN",
-    .when = "22/11/2026 08:20",
-};
 
 static double now(void)
 {
@@ -46,7 +38,7 @@ int main(int argc, char **argv)
     const struct fw_profile *p = fw_profile_find("csn-a2");
     struct fw_buf b;
     fw_buf_init(&b);
-    if (layout_ticket(&reference, p, names, &b) != FW_OK)
+    if (layout_ticket(&reference_ticket, p, names, &b) != FW_OK)
         return 2;
 
     /* The same ticket fully rasterised: the paper the simulator prints, sent row by row. */
@@ -69,7 +61,7 @@ int main(int argc, char **argv)
         struct fw_buf x;
         fw_buf_init(&x);
         double t0 = now();
-        layout_ticket(&reference, p, names, &x);
+        layout_ticket(&reference_ticket, p, names, &x);
         t[i] = (now() - t0) * 1e3;
         fw_buf_free(&x);
     }

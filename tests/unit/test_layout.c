@@ -13,18 +13,9 @@
 #include <unistd.h>
 
 #include "../../app/print/layout.h"
+#include "../reference_ticket.h"
 
 static struct fw_font *names, *font_a;
-
-/* The reference ticket of the performance goal: a 30-character Vietnamese name. */
-static const struct ticket reference = {
-    .queue_number = 17,
-    .code = "K7Q2MX4P9RTS",
-    .name = "Nguyễn Thị Hương Giang Lan Anh",
-    .station = "Khám nội",
-    .campaign = "DEMO-TAVAN",
-    .when = "22/11/2026 08:20",
-};
 
 static int setup(void **state)
 {
@@ -92,7 +83,7 @@ static void tickets_per_profile(void **state)
         const struct fw_profile *p = &fw_profiles[i];
         struct fw_buf b;
         fw_buf_init(&b);
-        int rc = layout_ticket(&reference, p, names, &b);
+        int rc = layout_ticket(&reference_ticket, p, names, &b);
         if (p->language == FW_LANG_ZPL) { /* tickets are for receipt printers */
             assert_int_equal(rc, FW_EINVAL);
             fw_buf_free(&b);
@@ -109,7 +100,7 @@ static void tickets_per_profile(void **state)
         if (fw_sim_escpos(b.data, b.len, p, font_a, &paper, err, sizeof err) != FW_OK)
             fail_msg("%s: %s", p->name, err);
         char *got = zbar(&paper);
-        if (strcmp(got, reference.code) != 0)
+        if (strcmp(got, reference_ticket.code) != 0)
             fail_msg("%s: zbarimg read \"%s\"", p->name, got);
         free(got);
         fw_bitmap_free(&paper);
@@ -130,7 +121,7 @@ static void refusals_and_long_names(void **state)
     (void)state;
     struct fw_buf b;
     fw_buf_init(&b);
-    struct ticket t = reference;
+    struct ticket t = reference_ticket;
     t.name = "Tôn Nữ Hoàng Thị Phương Thảo Nguyên Khánh Linh Đặng Bảo Ngọc Trâm";
     const struct fw_profile *p = fw_profile_find("csn-a2");
     assert_int_equal(layout_ticket(&t, p, names, &b), FW_OK);
@@ -143,10 +134,10 @@ static void refusals_and_long_names(void **state)
     /* The reference name (30 characters) does not fit one 58 mm line: it wraps, so its
      * ticket is a name line taller than one with a short name, and nothing is cut. */
     struct fw_bitmap tall, short_paper;
-    assert_int_equal(layout_ticket(&reference, p, names, &b), FW_OK);
+    assert_int_equal(layout_ticket(&reference_ticket, p, names, &b), FW_OK);
     assert_int_equal(fw_sim_escpos(b.data, b.len, p, font_a, &tall, err, sizeof err), FW_OK);
     b.len = 0;
-    t = reference;
+    t = reference_ticket;
     t.name = "Lò Thị Mai";
     assert_int_equal(layout_ticket(&t, p, names, &b), FW_OK);
     assert_int_equal(fw_sim_escpos(b.data, b.len, p, font_a, &short_paper, err, sizeof err), FW_OK);
@@ -154,10 +145,10 @@ static void refusals_and_long_names(void **state)
     fw_bitmap_free(&tall);
     fw_bitmap_free(&short_paper);
     b.len = 0;
-    t = reference;
+    t = reference_ticket;
     t.queue_number = 0;
     assert_int_equal(layout_ticket(&t, p, names, &b), FW_EINVAL);
-    t = reference;
+    t = reference_ticket;
     t.code = "";
     assert_int_equal(layout_ticket(&t, p, names, &b), FW_EINVAL);
     fw_buf_free(&b);
@@ -243,7 +234,7 @@ static void awkward_inputs(void **state)
     };
     for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
         for (size_t k = 0; k < fw_profiles_count; k++) {
-            struct ticket t = reference;
+            struct ticket t = reference_ticket;
             struct wristband w = {.code = "K7Q2MX4P9RTS", .name = odd[i], .age = 40};
             t.name = odd[i];
             t.station = odd[i];
@@ -254,7 +245,7 @@ static void awkward_inputs(void **state)
     /* The ASCII name that used to lose "Mill" silently now wraps to a second line. */
     struct fw_buf b;
     fw_buf_init(&b);
-    struct ticket t = reference;
+    struct ticket t = reference_ticket;
     t.name = "Illi Lilli Filli Tillit Jill Li Mill";
     assert_int_equal(layout_ticket(&t, fw_profile_find("escpos-58"), names, &b), FW_OK);
     assert_non_null(memmem(b.data, b.len, "Mill\n", 5));
