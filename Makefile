@@ -6,7 +6,8 @@
 #   make bench             benchmarks (tests/bench/), not part of `make test`
 #   make fuzz              builds the libFuzzer targets and runs each briefly
 VERSION := 0.1.0
-PKGS := sqlite3 libmicrohttpd jansson libsodium libutf8proc libqrencode libpng freetype2
+PKGS := sqlite3 libmicrohttpd jansson libsodium libutf8proc libqrencode libpng freetype2 libusb-1.0 \
+        libgpiod
 ARCH ?=
 SANITIZE ?= 0
 FUZZ_SECONDS ?= 20

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "demo/seed.h"
+#include "print/jobs.h"
 #include "print/layout.h"
 #include "domain/cccd.h"
 #include "domain/code.h"
@@ -640,19 +641,24 @@ static int cmd_code(int argc, char **argv)
 
 /* ---- printers ---- */
 
-static int cmd_printer(int argc, char **argv)
+/* A string member, or "" (str() shows "-" for a missing one). */
+static const char *text_of(json_t *o, const char *key)
 {
-    static const char help[] = "usage: mokit printer list\n"
-                               "Lists the printer profiles the kit knows (name, language, width, "
-                               "native QR, cutter, busy line, baud).\n";
-    if (wants_help(argc, argv, 2)) {
-        fputs(help, stdout);
-        return 0;
-    }
-    if (argc != 3 || strcmp(argv[2], "list") != 0) {
-        fputs(help, stderr);
-        return EXIT_USAGE;
-    }
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static void print_printer_line(json_t *p)
+{
+    const char *err = text_of(p, "last_error");
+    printf("%-12s %-12s %-9s %-10s %3lld queued  %s%s%s\n", str(p, "name"), str(p, "profile"),
+           json_is_true(json_object_get(p, "enabled")) ? str(p, "state") : "disabled",
+           str(p, "kinds"), (long long)json_integer_value(json_object_get(p, "queued")),
+           str(p, "uri"), err[0] ? "  -- " : "", err);
+}
+
+static int printer_profiles(void)
+{
     json_t *list = json_array();
     for (size_t i = 0; i < fw_profiles_count; i++) {
         const struct fw_profile *p = &fw_profiles[i];
@@ -670,6 +676,123 @@ static int cmd_printer(int argc, char **argv)
     if (json_output)
         print_json(list);
     json_decref(list);
+    return 0;
+}
+
+static int cmd_printer(int argc, char **argv)
+{
+    static const char help[] =
+        "usage: mokit printer list\n"
+        "       mokit printer profiles\n"
+        "       mokit printer add NAME --profile P --uri URI --kinds K[,K...]\n"
+        "       mokit printer set NAME [--uri URI] [--kinds K[,K...]] [--enable|--disable]\n"
+        "list: the kit's printers, their state as mokitd last saw it, and jobs waiting.\n"
+        "profiles: the printer models mokit knows (width, QR, cutter, busy line, baud).\n"
+        "URI: usb: | usb:VID:PID[:SERIAL] | lp:/dev/usb/lp0 |\n"
+        "     serial:/dev/ttyAMA0[?baud=19200][&busy=gpiochip0:17] | file:PATH | sim:DIR\n"
+        "Kinds: ticket, wristband, slip, test (what it prints when a job names no printer).\n";
+    struct opt o[] = {
+        {"profile", 1, 0}, {"uri", 1, 0}, {"kinds", 1, 0}, {"enable", 0, 0}, {"disable", 0, 0}};
+    const int n = sizeof o / sizeof o[0];
+    const char *pos[1];
+    int npos, rc;
+    if (wants_help(argc, argv, 2)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    const char *sub = argc >= 3 ? argv[2] : "";
+    if (parse_opts(argc, argv, 3, o, n, pos, 1, &npos) != 0) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(sub, "profiles") && npos == 0)
+        return printer_profiles();
+    struct store *st;
+    json_t *out = NULL;
+    if (!strcmp(sub, "list") && npos == 0) {
+        if ((rc = open_store(&st)) != 0)
+            return rc;
+        rc = store_printer_list(st, &out);
+        store_close(st);
+        if (rc != MK_OK)
+            return fail_rc(rc, "printer list");
+        if (json_output) {
+            print_json(out);
+        } else {
+            size_t i;
+            json_t *p;
+            json_array_foreach(out, i, p) print_printer_line(p);
+            if (json_array_size(out) == 0)
+                fprintf(stderr, "no printers: add one with `mokit printer add`\n");
+        }
+        json_decref(out);
+        return 0;
+    }
+    bool add = !strcmp(sub, "add"), set = !strcmp(sub, "set");
+    if ((!add && !set) || npos != 1 || (opt_get(o, n, "enable") && opt_get(o, n, "disable")) ||
+        (add && (!opt_get(o, n, "profile") || !opt_get(o, n, "uri") || !opt_get(o, n, "kinds") ||
+                 opt_get(o, n, "enable") || opt_get(o, n, "disable"))) ||
+        (set && opt_get(o, n, "profile"))) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    const char *kinds = opt_get(o, n, "kinds"), *uri = opt_get(o, n, "uri");
+    char msg[200];
+    if (add && !store_printer_name_valid(pos[0])) {
+        fprintf(stderr, "mokit: a printer name is 1-32 lower-case letters, digits, - or _\n");
+        return EXIT_INVALID;
+    }
+    if (kinds && !store_printer_kinds_valid(kinds)) {
+        fprintf(stderr, "mokit: --kinds is a comma list of ticket, wristband, slip, test\n");
+        return EXIT_INVALID;
+    }
+    if ((rc = open_store(&st)) != 0)
+        return rc;
+    const char *profile = opt_get(o, n, "profile");
+    json_t *old = NULL;
+    int src = MK_OK;
+    if (set) {
+        src = store_printer_get(st, pos[0], &old);
+        profile = old ? str(old, "profile") : NULL;
+    }
+    if (src == MK_OK && uri && print_printer_check(profile, uri, msg, sizeof msg) != MK_OK) {
+        fprintf(stderr, "mokit: %s\n", msg);
+        json_decref(old);
+        store_close(st);
+        return EXIT_INVALID;
+    }
+    if (src == MK_OK && add) {
+        if (print_printer_check(profile, uri, msg, sizeof msg) != MK_OK) {
+            fprintf(stderr, "mokit: %s\n", msg);
+            store_close(st);
+            return EXIT_INVALID;
+        }
+        struct printer_in in = {.name = pos[0], .profile = profile, .uri = uri, .kinds = kinds};
+        src = store_printer_add(st, &cli_actor, &in, &out);
+    } else if (src == MK_OK) {
+        src = store_printer_update(st, &cli_actor, pos[0], uri, kinds,
+                                   opt_get(o, n, "enable")    ? 1
+                                   : opt_get(o, n, "disable") ? 0
+                                                              : -1,
+                                   &out);
+    }
+    json_decref(old);
+    store_close(st);
+    if (src == MK_EEXIST) {
+        fprintf(stderr, "mokit: a printer called %s exists already\n", pos[0]);
+        return EXIT_INVALID;
+    }
+    if (src == MK_ENOTFOUND) {
+        fprintf(stderr, "mokit: no printer is called %s\n", pos[0]);
+        return EXIT_INVALID;
+    }
+    if (src != MK_OK)
+        return fail_rc(src, "printer");
+    if (json_output)
+        print_json(out);
+    else
+        print_printer_line(out);
+    json_decref(out);
     return 0;
 }
 
@@ -742,32 +865,113 @@ static int print_outputs(const struct fw_buf *b, const struct fw_profile *prof,
     return rc;
 }
 
-/* The visit of today among a patient's visits, or NULL (borrowed). */
-static json_t *visit_today(json_t *visits)
+/* Waits until job is done or failed, up to 60 s: mokitd's spool prints it. */
+static int wait_job(struct store *st, const char *id)
 {
-    char today[11];
-    size_t i;
-    json_t *v;
-    util_today(today);
-    json_array_foreach(visits, i, v)
-    {
-        if (strcmp(str(v, "day"), today) == 0)
-            return v;
+    for (int i = 0; i < 600; i++) {
+        json_t *j;
+        int rc = store_job_get(st, id, &j);
+        if (rc != MK_OK)
+            return fail_rc(rc, "print job");
+        const char *state = str(j, "state");
+        if (!strcmp(state, "done") || !strcmp(state, "failed") || !strcmp(state, "cancelled")) {
+            int bad = strcmp(state, "done") != 0;
+            if (bad)
+                fprintf(stderr, "mokit: job %s %s: %s\n", id, state, str(j, "last_error"));
+            json_decref(j);
+            return bad ? EXIT_SYSTEM : 0;
+        }
+        json_decref(j);
+        usleep(100000);
     }
-    return NULL;
+    fprintf(stderr,
+            "mokit: job %s has not printed after 60 s: is mokitd running? "
+            "(`mokit printer list` shows the printer's state)\n",
+            id);
+    return EXIT_SYSTEM;
+}
+
+static void print_job_line(json_t *j)
+{
+    const char *err = text_of(j, "last_error");
+    printf("%-36s %5lld %-10s %-9s %-10s %-12s %s%s%s\n", str(j, "id"),
+           (long long)json_integer_value(json_object_get(j, "seq")), str(j, "printer"),
+           str(j, "kind"), str(j, "state"), str(j, "patient"), str(j, "created_at"),
+           err[0] ? "  -- " : "", err);
+}
+
+static int print_jobs_cmd(int argc, char **argv, const char *help)
+{
+    struct opt o[] = {{"printer", 1, 0}, {"limit", 1, 0}};
+    const char *pos[1];
+    int npos, rc, limit = 20;
+    if (parse_opts(argc, argv, 3, o, 2, pos, 1, &npos) != 0) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    const char *sub = argv[2];
+    bool list = !strcmp(sub, "jobs");
+    if ((list && npos != 0) || (!list && npos != 1)) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    if (opt_get(o, 2, "limit")) {
+        char *end;
+        long v = strtol(opt_get(o, 2, "limit"), &end, 10);
+        if (*end || v < 1 || v > 500) {
+            fprintf(stderr, "mokit: --limit must be 1-500\n");
+            return EXIT_INVALID;
+        }
+        limit = (int)v;
+    }
+    struct store *st;
+    json_t *out = NULL;
+    if ((rc = open_store(&st)) != 0)
+        return rc;
+    int src = list ? store_job_list(st, opt_get(o, 2, "printer"), NULL, limit, &out)
+              : !strcmp(sub, "reprint") ? store_job_reprint(st, &cli_actor, pos[0], &out)
+                                        : store_job_cancel(st, &cli_actor, pos[0], &out);
+    store_close(st);
+    if (src == MK_ENOTFOUND) {
+        fprintf(stderr, "mokit: no print job %s\n", pos[0]);
+        return EXIT_INVALID;
+    }
+    if (src == MK_EBUSY || src == MK_EINVAL) {
+        fprintf(stderr, "mokit: job %s %s\n", pos[0],
+                src == MK_EBUSY ? "is being sent to the printer: too late to cancel"
+                                : "has finished: reprint it instead");
+        return EXIT_INVALID;
+    }
+    if (src != MK_OK)
+        return fail_rc(src, "print job");
+    if (json_output) {
+        print_json(out);
+    } else if (list) {
+        size_t i;
+        json_t *j;
+        json_array_foreach(out, i, j) print_job_line(j);
+    } else {
+        print_job_line(out);
+    }
+    json_decref(out);
+    return 0;
 }
 
 static int cmd_print(int argc, char **argv)
 {
     static const char help[] =
-        "usage: mokit print ticket|wristband --patient CODE [--profile P] [--station TEXT]\n"
-        "                  [--out FILE.bin] [--png FILE.png]\n"
-        "Lays out the queue ticket (of the patient's visit today, ESC/POS) or the wristband\n"
-        "(a sticker, or a ZPL band on zebra-hc100) for a printer profile (`mokit printer\n"
-        "list`; default escpos-58). --out writes the\n"
-        "exact printer bytes, --png what the paper would show (the simulated printer).\n";
-    struct opt o[] = {
-        {"patient", 1, 0}, {"profile", 1, 0}, {"station", 1, 0}, {"out", 1, 0}, {"png", 1, 0}};
+        "usage: mokit print ticket|wristband --patient CODE [--station TEXT]\n"
+        "                  (--printer NAME [--wait] | [--profile P] (--out FILE.bin | --png "
+        "FILE.png))\n"
+        "       mokit print test --printer NAME [--wait]\n"
+        "       mokit print jobs [--printer NAME] [--limit N]\n"
+        "       mokit print reprint|cancel JOB\n"
+        "With --printer the item is queued for that printer and mokitd prints it (--wait: until\n"
+        "it has). With --profile (default escpos-58) it is only laid out: --out writes the exact\n"
+        "printer bytes, --png what the paper would show (the simulated printer).\n"
+        "A ticket is for the patient's visit of today (its queue number).\n";
+    struct opt o[] = {{"patient", 1, 0}, {"profile", 1, 0}, {"station", 1, 0}, {"out", 1, 0},
+                      {"png", 1, 0},     {"printer", 1, 0}, {"wait", 0, 0}};
     const int n = sizeof o / sizeof o[0];
     const char *pos[1];
     int npos, rc;
@@ -775,100 +979,80 @@ static int cmd_print(int argc, char **argv)
         fputs(help, stdout);
         return 0;
     }
-    bool ticket = argc >= 3 && strcmp(argv[2], "ticket") == 0;
-    if ((!ticket && (argc < 3 || strcmp(argv[2], "wristband") != 0)) ||
-        parse_opts(argc, argv, 3, o, n, pos, 0, &npos) != 0 || !opt_get(o, n, "patient") ||
-        (!opt_get(o, n, "out") && !opt_get(o, n, "png"))) {
+    const char *kind = argc >= 3 ? argv[2] : "";
+    if (!strcmp(kind, "jobs") || !strcmp(kind, "reprint") || !strcmp(kind, "cancel"))
+        return print_jobs_cmd(argc, argv, help);
+    bool test = !strcmp(kind, "test");
+    const char *printer = NULL;
+    if ((!test && strcmp(kind, "ticket") != 0 && strcmp(kind, "wristband") != 0) ||
+        parse_opts(argc, argv, 3, o, n, pos, 0, &npos) != 0) {
         fputs(help, stderr);
         return EXIT_USAGE;
     }
-    const char *pname = opt_get(o, n, "profile") ? opt_get(o, n, "profile") : "escpos-58";
-    const struct fw_profile *prof = fw_profile_find(pname);
-    if (!prof || (ticket && prof->language != FW_LANG_ESCPOS)) {
-        fprintf(stderr, "mokit: %s is not %s printer profile (see `mokit printer list`)\n", pname,
-                prof ? "an ESC/POS" : "a");
-        return EXIT_INVALID;
+    printer = opt_get(o, n, "printer");
+    bool outputs = opt_get(o, n, "out") || opt_get(o, n, "png");
+    if ((test && (!printer || opt_get(o, n, "patient"))) || (!test && !opt_get(o, n, "patient")) ||
+        (printer && (outputs || opt_get(o, n, "profile"))) || (!printer && !outputs) ||
+        (!printer && opt_get(o, n, "wait"))) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
     }
     char code[CODE_LEN + 1];
-    if (check_code_arg(opt_get(o, n, "patient"), code) != MK_OK)
+    if (!test && check_code_arg(opt_get(o, n, "patient"), code) != MK_OK)
         return EXIT_INVALID;
-    struct store *st;
-    json_t *p = NULL, *visits = NULL;
-    if ((rc = open_store(&st)) != 0)
-        return rc;
-    int src = store_patient_get(st, code, &p);
-    if (src == MK_OK)
-        src = store_patient_visits(st, json_string_value(json_object_get(p, "id")), &visits);
-    store_close(st);
-    if (src != MK_OK) {
-        json_decref(p);
-        if (src == MK_ENOTFOUND) {
-            fprintf(stderr, "mokit: no patient has code %s\n", code);
+    const struct fw_profile *prof = NULL;
+    if (!printer) {
+        const char *pname = opt_get(o, n, "profile") ? opt_get(o, n, "profile") : "escpos-58";
+        prof = fw_profile_find(pname);
+        if (!prof) {
+            fprintf(stderr, "mokit: %s is not a printer profile (see `mokit printer profiles`)\n",
+                    pname);
             return EXIT_INVALID;
         }
-        return fail_rc(src, "print");
     }
-    json_t *visit = visit_today(visits);
     struct fw_font *names = NULL, *font_a = NULL;
+    if (fw_font_open(FW_FONT_DEFAULT, &names) != FW_OK ||
+        fw_font_open(FW_FONT_MONO, &font_a) != FW_OK) {
+        fprintf(stderr, "mokit: the DejaVu fonts are missing (fonts-dejavu-core)\n");
+        fw_font_close(names);
+        return EXIT_SYSTEM;
+    }
+    struct store *st;
+    if ((rc = open_store(&st)) != 0) {
+        fw_font_close(names);
+        fw_font_close(font_a);
+        return rc;
+    }
+    struct print_req r = {.kind = kind,
+                          .patient = test ? NULL : code,
+                          .printer = printer,
+                          .station = opt_get(o, n, "station")};
+    char msg[300] = "", pid[64], vid[64];
     struct fw_buf b;
     fw_buf_init(&b);
-    rc = 0;
-    if (ticket && !visit) {
-        fprintf(stderr, "mokit: %s has no visit today: open one first (POST /api/v1/visits)\n",
-                code);
-        rc = EXIT_INVALID;
-    } else if (fw_font_open(FW_FONT_DEFAULT, &names) != FW_OK ||
-               fw_font_open(FW_FONT_MONO, &font_a) != FW_OK) {
-        fprintf(stderr, "mokit: the DejaVu fonts are missing (fonts-dejavu-core)\n");
-        rc = EXIT_SYSTEM;
-    }
-    int layout = FW_OK;
-    if (rc == 0 && ticket) {
-        char when[32];
-        time_t now = time(NULL);
-        struct tm tm;
-        localtime_r(&now, &tm);
-        strftime(when, sizeof when, "%d/%m/%Y %H:%M", &tm);
-        struct ticket t = {
-            .queue_number = (int)json_integer_value(json_object_get(visit, "queue_number")),
-            .code = code,
-            .name = str(p, "name"),
-            .station = opt_get(o, n, "station"),
-            .campaign = str(visit, "campaign"),
-            .when = when,
-        };
-        layout = layout_ticket(&t, prof, names, &b);
-    } else if (rc == 0) {
-        char day[11];
-        struct date birth, today;
-        util_today(day);
-        date_parse(day, &today);
-        json_t *bd = json_object_get(p, "birth_date");
-        if (!json_is_string(bd) || date_parse(json_string_value(bd), &birth) != MK_OK)
-            birth = (struct date){(int)json_integer_value(json_object_get(p, "birth_year")), 0, 0};
-        struct wristband w = {
-            .code = code,
-            .name = str(p, "name"),
-            .female = strcmp(str(p, "sex"), "female") == 0,
-            .age = date_age(&birth, &today),
-            .campaign = visit ? str(visit, "campaign") : str(p, "campaign"),
-        };
-        layout = layout_wristband(&w, prof, names, &b);
-    }
-    if (rc == 0 && layout != FW_OK) {
-        fprintf(stderr, "mokit: the %s cannot be laid out for %s: %s\n", argv[2], prof->name,
-                layout == FW_EINVAL ? "it does not fit this printer" : fw_strerror(layout));
-        rc = layout == FW_EINVAL ? EXIT_INVALID : EXIT_SYSTEM;
-    }
-    if (rc == 0)
+    json_t *job = NULL;
+    int src = printer ? print_enqueue(st, &cli_actor, names, &r, &job, msg, sizeof msg)
+                      : print_layout(st, &r, NULL, prof, names, &b, pid, vid, msg, sizeof msg);
+    if (src != MK_OK) {
+        fprintf(stderr, "mokit: %s\n", msg);
+        rc = src == MK_EINVAL || src == MK_ENOTFOUND ? EXIT_INVALID : EXIT_SYSTEM;
+    } else if (printer) {
+        if (json_output)
+            print_json(job);
+        else
+            printf("%s queued on %s as job %s\n", kind, printer, str(job, "id"));
+        if (opt_get(o, n, "wait"))
+            rc = wait_job(st, str(job, "id"));
+    } else {
         rc = print_outputs(&b, prof, names, font_a, opt_get(o, n, "out"), opt_get(o, n, "png"));
-    if (rc == 0 && !json_output)
-        printf("%s for %s on %s: %zu bytes\n", argv[2], code, prof->name, b.len);
+        if (rc == 0 && !json_output)
+            printf("%s for %s on %s: %zu bytes\n", kind, code, prof->name, b.len);
+    }
+    store_close(st);
+    json_decref(job);
     fw_buf_free(&b);
     fw_font_close(names);
     fw_font_close(font_a);
-    json_decref(p);
-    json_decref(visits);
     return rc;
 }
 
@@ -925,8 +1109,9 @@ static void usage(FILE *f)
                "  patient register|find|show\n"
                "  id parse-cccd TEXT       read a citizen ID card QR\n"
                "  code check CODE          is a patient code's check character right?\n"
-               "  printer list             printer profiles\n"
-               "  print ticket|wristband   lay out a ticket or wristband (bytes, PNG preview)\n"
+               "  printer list|profiles|add|set   the kit's printers\n"
+               "  print ticket|wristband|test     print, or lay out (bytes, PNG preview)\n"
+               "  print jobs|reprint|cancel       the print queue\n"
                "  demo seed                demo data\n\n"
                "--data DIR defaults to $MOKIT_DATA, else ./var. `mokit COMMAND --help` for more.\n"
                "Exit codes: 0 ok, 1 usage, 2 invalid input/not found/duplicate, 3 system error.\n");

@@ -5,6 +5,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "demo/seed.h"
+#include "print/spool.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -203,6 +204,34 @@ static int lock_data_dir(const char *dir)
     return fd;
 }
 
+/* The demo's printers are simulated: every job becomes a PNG under DATA/prints/. */
+static int demo_printers(struct store *st)
+{
+    static const struct printer_in demo[] = {
+        {.name = "ticket",
+         .profile = "escpos-58",
+         .uri = "sim:prints/ticket",
+         .kinds = "ticket,test"},
+        {.name = "band", .profile = "zebra-hc100", .uri = "sim:prints/band", .kinds = "wristband"},
+    };
+    const struct actor system = {.staff_id = NULL, .label = "system"};
+    json_t *list = NULL;
+    int rc = store_printer_list(st, &list);
+    size_t have = json_array_size(list);
+    json_decref(list);
+    if (rc != MK_OK || have > 0)
+        return rc;
+    for (size_t i = 0; i < sizeof demo / sizeof demo[0] && rc == MK_OK; i++) {
+        json_t *p;
+        rc = store_printer_add(st, &system, &demo[i], &p);
+        json_decref(p);
+    }
+    if (rc == MK_OK)
+        printf("demo printers: ticket (58 mm receipt) and band (ZPL wristband), simulated: "
+               "prints appear as PNG files in the data directory's prints/\n");
+    return rc;
+}
+
 /* Demo data goes only into an empty data directory or one that holds the demo already. */
 static int demo_setup(struct store *st)
 {
@@ -215,6 +244,8 @@ static int demo_setup(struct store *st)
     if (rc == MK_EEXIST)
         LOG(LOG_ERROR, "--demo needs an empty data directory: this one holds real campaigns. "
                        "Use another --data for the demo");
+    if (rc == MK_OK)
+        rc = demo_printers(st);
     fflush(stdout);
     return rc;
 }
@@ -224,6 +255,7 @@ int main(int argc, char **argv)
     struct config cfg = {.listen = "127.0.0.1:8080", .log_level = "notice", .session_hours = 12};
     struct store *st = NULL;
     struct api *api = NULL;
+    struct spool *spool = NULL;
     sigset_t sigs;
     int sig, status = 1;
 
@@ -266,7 +298,12 @@ int main(int argc, char **argv)
         LOG(LOG_ERROR, "demo setup failed: %s", mk_strerror(rc));
         goto out;
     }
-    struct api_config acfg = {.listen = cfg.listen, .session_seconds = cfg.session_hours * 3600};
+    if (spool_start(cfg.data, &spool) != MK_OK) {
+        LOG(LOG_ERROR, "cannot start the print spool");
+        goto out;
+    }
+    struct api_config acfg = {
+        .listen = cfg.listen, .session_seconds = cfg.session_hours * 3600, .spool = spool};
     if (api_start(&acfg, st, &api) != MK_OK)
         goto out;
     LOG(LOG_NOTICE, "mokitd %s, kit %s, data %s, serving http://%s/", MOKIT_VERSION,
@@ -285,6 +322,7 @@ int main(int argc, char **argv)
     status = 0;
 out:
     api_stop(api);
+    spool_stop(spool); /* a job being sent is finished first */
     store_close(st);
     if (lock >= 0)
         close(lock);

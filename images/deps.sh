@@ -7,11 +7,11 @@
 # As root it runs apt-get; otherwise it prints the `sudo apt-get install ...` line and exits 1.
 set -eu
 
-build_pkgs="gcc make pkg-config libsqlite3-dev libmicrohttpd-dev libjansson-dev libsodium-dev libutf8proc-dev libqrencode-dev libpng-dev libfreetype-dev fonts-dejavu-core"
-test_pkgs="$build_pkgs libcmocka-dev python3 sqlite3 procps zbar-tools"
+build_pkgs="gcc make pkg-config libsqlite3-dev libmicrohttpd-dev libjansson-dev libsodium-dev libutf8proc-dev libqrencode-dev libpng-dev libfreetype-dev libusb-1.0-0-dev libgpiod-dev fonts-dejavu-core"
+test_pkgs="$build_pkgs libcmocka-dev python3 sqlite3 procps zbar-tools umockdev"
 fuzz_pkgs="clang libclang-rt-14-dev"
 lint_pkgs="clang-format git"
-cross_libs="libsqlite3-dev libmicrohttpd-dev libjansson-dev libsodium-dev libutf8proc-dev libcmocka-dev libqrencode-dev libpng-dev libfreetype-dev"
+cross_libs="libsqlite3-dev libmicrohttpd-dev libjansson-dev libsodium-dev libutf8proc-dev libcmocka-dev libqrencode-dev libpng-dev libfreetype-dev libusb-1.0-0-dev libgpiod-dev"
 cross_pkgs="gcc-aarch64-linux-gnu qemu-user-static"
 for p in $cross_libs; do cross_pkgs="$cross_pkgs $p:arm64"; done
 

@@ -7,7 +7,9 @@
 #include "../domain/code.h"
 #include "../domain/guard.h"
 #include "../domain/role.h"
+#include "../print/jobs.h"
 #include "body.h"
+#include "fw_printer.h"
 
 #include <arpa/inet.h>
 #include <math.h>
@@ -24,6 +26,8 @@ struct api {
     struct store *st;
     int session_seconds;
     struct login_guard guard;
+    struct spool *spool;
+    struct fw_font *font; /* for laying out print jobs; NULL when the fonts are missing */
 };
 
 /* One request being received. */
@@ -262,8 +266,23 @@ static json_t *status_json(struct store *st)
         campaign = json_null();
     if (store_stats(st, &counts) != MK_OK)
         counts = json_null();
-    return json_pack("{s:s, s:s, s:o, s:o}", "version", MOKIT_VERSION, "kit", store_kit_id(st),
-                     "campaign", campaign, "counts", counts);
+    /* Which printer needs attention: names and states only. */
+    json_t *printers = json_array(), *list = NULL, *p;
+    size_t i;
+    if (store_printer_list(st, &list) == MK_OK) {
+        json_array_foreach(list, i, p)
+        {
+            json_array_append_new(printers, json_pack("{s:O, s:O, s:O, s:O, s:O}", "name",
+                                                      json_object_get(p, "name"), "enabled",
+                                                      json_object_get(p, "enabled"), "state",
+                                                      json_object_get(p, "state"), "last_error",
+                                                      json_object_get(p, "last_error"), "queued",
+                                                      json_object_get(p, "queued")));
+        }
+    }
+    json_decref(list);
+    return json_pack("{s:s, s:s, s:o, s:o, s:o}", "version", MOKIT_VERSION, "kit", store_kit_id(st),
+                     "campaign", campaign, "counts", counts, "printers", printers);
 }
 
 static void html_escaped(FILE *f, const char *s)
@@ -327,6 +346,20 @@ static enum MHD_Result status_page(struct ctx *c)
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         fprintf(f, "<tr><td>%s</td><td>%lld</td></tr>", rows[i][1],
                 (long long)json_integer_value(json_object_get(counts, rows[i][0])));
+    fputs("</table><h2>Máy in / printers</h2><table>", f);
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(s, "printers"), i, p)
+    {
+        fputs("<tr><td>", f);
+        html_escaped(f, json_string_value(json_object_get(p, "name")));
+        fputs("</td><td>", f);
+        html_escaped(f, json_string_value(json_object_get(p, "state")));
+        fprintf(f, "</td><td>%lld</td><td>",
+                (long long)json_integer_value(json_object_get(p, "queued")));
+        html_escaped(f, json_string_value(json_object_get(p, "last_error")));
+        fputs("</td></tr>", f);
+    }
     fputs("</table><p>API: <a href=\"/api/v1/health\">/api/v1/health</a></p></body></html>", f);
     json_decref(s);
     if (fclose(f) != 0) {
@@ -353,6 +386,37 @@ static int current_campaign_id(struct ctx *c, const char *code, char out[64], en
     return 0;
 }
 
+static json_t *print_one(struct ctx *c, const struct print_req *r, int *rc_out);
+
+/* Registration asked to print: the ticket needs today's visit (its queue number), so the
+ * visit is opened first. The resident is registered whatever happens here: a printing
+ * problem is reported in "print" for the registrar to retry, never by losing the
+ * registration. */
+static void register_print(struct ctx *c, json_t *patient, const char *campaign_id,
+                           const char *const kinds[], int n, const char *station)
+{
+    const char *code = json_string_value(json_object_get(patient, "code"));
+    json_t *results = json_array();
+    for (int i = 0; i < n; i++) {
+        int rc;
+        if (!strcmp(kinds[i], "ticket") && !json_object_get(patient, "visit")) {
+            json_t *v;
+            rc = store_visit_create(c->api->st, &c->actor, code, campaign_id, &v);
+            if (rc == MK_OK || rc == MK_EEXIST) {
+                json_object_set_new(patient, "visit", v);
+            } else {
+                json_array_append_new(results, json_pack("{s:s, s:{s:s, s:s}}", "kind", kinds[i],
+                                                         "error", "code", "internal", "message",
+                                                         "the visit could not be opened"));
+                continue;
+            }
+        }
+        struct print_req r = {.kind = kinds[i], .patient = code, .station = station};
+        json_array_append_new(results, print_one(c, &r, &rc));
+    }
+    json_object_set_new(patient, "print", results);
+}
+
 static enum MHD_Result patients_post(struct ctx *c, json_t *obj)
 {
     struct patient_body b;
@@ -368,12 +432,26 @@ static enum MHD_Result patients_post(struct ctx *c, json_t *obj)
         body_patient_free(&b);
         return ret;
     }
+    const char *kinds[2], *station;
+    int nprint;
+    if (body_print_list(obj, kinds, &nprint, &err) != MK_OK ||
+        body_opt_string(obj, "station", &station, &err) != MK_OK) {
+        body_patient_free(&b);
+        return send_body_error(c->conn, &err);
+    }
+    if (station && strlen(station) > 200) {
+        body_patient_free(&b);
+        return send_error_extra(c->conn, 400, "invalid", "station is longer than 200 bytes",
+                                "station", NULL, NULL);
+    }
     json_t *out;
     int rc = store_patient_register(c->api->st, &c->actor, &b.p, campaign_id, b.confirm_new, &out);
     body_patient_free(&b);
     switch (rc) {
     case MK_OK:
         LOG(LOG_INFO, "registered patient %s", json_string_value(json_object_get(out, "code")));
+        if (nprint > 0)
+            register_print(c, out, campaign_id, kinds, nprint, station);
         return send_json(c->conn, 201, out);
     case MK_EEXIST:
         return send_error_extra(c->conn, 409, "duplicate",
@@ -597,6 +675,209 @@ static enum MHD_Result list_response(struct ctx *c, const char *key, int rc, jso
     return send_json(c->conn, 200, json_pack("{s:o}", key, list));
 }
 
+/* ---- printing ---- */
+
+/* The error of print_enqueue() as a response. */
+static enum MHD_Result send_print_error(struct ctx *c, int rc, const char *msg)
+{
+    if (rc == MK_ENOTFOUND)
+        return send_error(c->conn, 404, "not_found", msg);
+    if (rc == MK_EINVAL)
+        return send_error(c->conn, 400, "invalid", msg);
+    if (rc == MK_EIO)
+        return send_error(c->conn, 500, "internal", msg);
+    return send_store_error(c->conn, rc);
+}
+
+static int need_font(struct ctx *c, enum MHD_Result *ret)
+{
+    if (c->api->font)
+        return 0;
+    *ret = send_error(c->conn, 503, "unavailable",
+                      "printing needs the DejaVu fonts (fonts-dejavu-core), which are missing");
+    return -1;
+}
+
+/* Queues one item; the result or the error as JSON, for a list of results. */
+static json_t *print_one(struct ctx *c, const struct print_req *r, int *rc_out)
+{
+    char msg[300] = "";
+    json_t *job = NULL;
+    int rc = c->api->font
+                 ? print_enqueue(c->api->st, &c->actor, c->api->font, r, &job, msg, sizeof msg)
+                 : MK_EIO;
+    if (!c->api->font)
+        snprintf(msg, sizeof msg, "printing needs the DejaVu fonts, which are missing");
+    *rc_out = rc;
+    if (rc == MK_OK) {
+        spool_kick(c->api->spool);
+        LOG(LOG_INFO, "queued %s job %s on %s", r->kind,
+            json_string_value(json_object_get(job, "id")),
+            json_string_value(json_object_get(job, "printer")));
+        return json_pack("{s:s, s:o}", "kind", r->kind, "job", job);
+    }
+    return json_pack("{s:s, s:{s:s, s:s}}", "kind", r->kind, "error", "code",
+                     rc == MK_ENOTFOUND ? "not_found"
+                     : rc == MK_EINVAL  ? "invalid"
+                                        : "internal",
+                     "message", msg);
+}
+
+static enum MHD_Result print_jobs_post(struct ctx *c, json_t *obj)
+{
+    struct body_err err;
+    const char *kind, *raw, *printer, *station;
+    char code[CODE_LEN + 1], msg[300] = "";
+    enum MHD_Result ret;
+    if (body_opt_string(obj, "kind", &kind, &err) != MK_OK ||
+        body_opt_string(obj, "patient", &raw, &err) != MK_OK ||
+        body_opt_string(obj, "printer", &printer, &err) != MK_OK ||
+        body_opt_string(obj, "station", &station, &err) != MK_OK)
+        return send_body_error(c->conn, &err);
+    if (!print_kind_valid(kind))
+        return send_error_extra(c->conn, 400, "invalid", "kind must be ticket, wristband or test",
+                                "kind", NULL, NULL);
+    if (strcmp(kind, "test") != 0 && !raw)
+        return send_error_extra(c->conn, 400, "invalid", "patient (a patient code) is required",
+                                "patient", NULL, NULL);
+    if (raw && parse_code(c, raw, code, &ret) != 0)
+        return ret;
+    if (station && strlen(station) > 200)
+        return send_error_extra(c->conn, 400, "invalid", "station is longer than 200 bytes",
+                                "station", NULL, NULL);
+    if (need_font(c, &ret) != 0)
+        return ret;
+    struct print_req r = {
+        .kind = kind, .patient = raw ? code : NULL, .printer = printer, .station = station};
+    json_t *job;
+    int rc = print_enqueue(c->api->st, &c->actor, c->api->font, &r, &job, msg, sizeof msg);
+    if (rc != MK_OK)
+        return send_print_error(c, rc, msg);
+    spool_kick(c->api->spool);
+    return send_json(c->conn, 201, job);
+}
+
+static enum MHD_Result print_jobs_get(struct ctx *c)
+{
+    const char *printer = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "printer");
+    const char *visit = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "visit");
+    const char *limit = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "limit");
+    int n = 50;
+    if (limit && parse_int_arg(limit, 1, 500, &n) != 0)
+        return send_error_extra(c->conn, 400, "invalid", "limit must be 1-500", "limit", NULL,
+                                NULL);
+    json_t *list;
+    int rc = store_job_list(c->api->st, printer && printer[0] ? printer : NULL,
+                            visit && visit[0] ? visit : NULL, n, &list);
+    return list_response(c, "jobs", rc, list);
+}
+
+static enum MHD_Result print_job_action(struct ctx *c, const char *id, const char *action)
+{
+    json_t *job;
+    int rc = !strcmp(action, "reprint") ? store_job_reprint(c->api->st, &c->actor, id, &job)
+                                        : store_job_cancel(c->api->st, &c->actor, id, &job);
+    if (rc == MK_ENOTFOUND)
+        return send_error(c->conn, 404, "not_found", "no such print job");
+    if (rc == MK_EBUSY)
+        return send_error(c->conn, 409, "conflict",
+                          "the job is being sent to the printer: it cannot be cancelled now");
+    if (rc == MK_EINVAL)
+        return send_error(c->conn, 409, "conflict", "the job has finished: reprint it instead");
+    if (rc != MK_OK)
+        return send_store_error(c->conn, rc);
+    spool_kick(c->api->spool);
+    return send_json(c->conn, !strcmp(action, "reprint") ? 201 : 200, job);
+}
+
+static json_t *printer_with_profile(json_t *p)
+{
+    const struct fw_profile *prof =
+        fw_profile_find(json_string_value(json_object_get(p, "profile")));
+    if (prof) {
+        json_object_set_new(p, "language",
+                            json_string(prof->language == FW_LANG_ZPL ? "zpl" : "escpos"));
+        json_object_set_new(p, "model", json_string(prof->model));
+    }
+    return p;
+}
+
+static enum MHD_Result printers_get(struct ctx *c)
+{
+    json_t *list, *p;
+    size_t i;
+    int rc = store_printer_list(c->api->st, &list);
+    if (rc == MK_OK)
+        json_array_foreach(list, i, p) printer_with_profile(p);
+    return list_response(c, "printers", rc, list);
+}
+
+static enum MHD_Result printer_get(struct ctx *c, const char *name)
+{
+    json_t *p, *jobs;
+    int rc = store_printer_get(c->api->st, name, &p);
+    if (rc == MK_ENOTFOUND)
+        return send_error(c->conn, 404, "not_found", "no such printer");
+    if (rc != MK_OK)
+        return send_store_error(c->conn, rc);
+    rc = store_job_list(c->api->st, name, NULL, 20, &jobs);
+    if (rc != MK_OK) {
+        json_decref(p);
+        return send_store_error(c->conn, rc);
+    }
+    json_object_set_new(p, "jobs", jobs);
+    return send_json(c->conn, 200, printer_with_profile(p));
+}
+
+static enum MHD_Result printers_post(struct ctx *c, json_t *obj)
+{
+    struct printer_in in;
+    struct body_err err;
+    char kinds[80], msg[200];
+    int enabled;
+    if (body_printer(obj, false, &in, &enabled, kinds, &err) != MK_OK)
+        return send_body_error(c->conn, &err);
+    if (print_printer_check(in.profile, in.uri, msg, sizeof msg) != MK_OK)
+        return send_error_extra(c->conn, 400, "invalid", msg,
+                                fw_profile_find(in.profile) ? "uri" : "profile", NULL, NULL);
+    json_t *p;
+    int rc = store_printer_add(c->api->st, &c->actor, &in, &p);
+    if (rc == MK_EEXIST)
+        return send_error_extra(c->conn, 409, "exists", "a printer with this name exists", "name",
+                                NULL, NULL);
+    if (rc != MK_OK)
+        return send_store_error(c->conn, rc);
+    spool_kick(c->api->spool);
+    return send_json(c->conn, 201, printer_with_profile(p));
+}
+
+static enum MHD_Result printer_patch(struct ctx *c, const char *name, json_t *obj)
+{
+    struct printer_in in;
+    struct body_err err;
+    char kinds[80], msg[200];
+    int enabled;
+    if (body_printer(obj, true, &in, &enabled, kinds, &err) != MK_OK)
+        return send_body_error(c->conn, &err);
+    json_t *old, *p;
+    int rc = store_printer_get(c->api->st, name, &old);
+    if (rc == MK_ENOTFOUND)
+        return send_error(c->conn, 404, "not_found", "no such printer");
+    if (rc != MK_OK)
+        return send_store_error(c->conn, rc);
+    rc = in.uri ? print_printer_check(json_string_value(json_object_get(old, "profile")), in.uri,
+                                      msg, sizeof msg)
+                : MK_OK;
+    json_decref(old);
+    if (rc != MK_OK)
+        return send_error_extra(c->conn, 400, "invalid", msg, "uri", NULL, NULL);
+    rc = store_printer_update(c->api->st, &c->actor, name, in.uri, in.kinds, enabled, &p);
+    if (rc != MK_OK)
+        return send_store_error(c->conn, rc);
+    spool_kick(c->api->spool);
+    return send_json(c->conn, 200, printer_with_profile(p));
+}
+
 /* ---- routing ---- */
 
 static bool is(const struct ctx *c, const char *method)
@@ -636,11 +917,17 @@ static const char *allowed_methods(const struct ctx *c)
 {
     static const struct {
         const char *path, *methods;
-    } one[] = {{"health", "GET"},      {"status", "GET"},
-               {"login", "POST"},      {"logout", "POST"},
-               {"me", "GET"},          {"campaigns", "GET, POST"},
-               {"staff", "GET, POST"}, {"patients", "GET, POST"},
-               {"visits", "POST"}};
+    } one[] = {{"health", "GET"},
+               {"status", "GET"},
+               {"login", "POST"},
+               {"logout", "POST"},
+               {"me", "GET"},
+               {"campaigns", "GET, POST"},
+               {"staff", "GET, POST"},
+               {"patients", "GET, POST"},
+               {"visits", "POST"},
+               {"printers", "GET, POST"},
+               {"print-jobs", "GET, POST"}};
     const char *a = c->seg[0];
     if (c->nseg == 1) {
         for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
@@ -648,8 +935,14 @@ static const char *allowed_methods(const struct ctx *c)
                 return one[i].methods;
         return NULL;
     }
-    if (c->nseg == 2 && (strcmp(a, "patients") == 0 || strcmp(a, "visits") == 0))
+    if (c->nseg == 2 &&
+        (strcmp(a, "patients") == 0 || strcmp(a, "visits") == 0 || strcmp(a, "print-jobs") == 0))
         return "GET";
+    if (c->nseg == 2 && strcmp(a, "printers") == 0)
+        return "GET, PATCH";
+    if (c->nseg == 3 && strcmp(a, "print-jobs") == 0 &&
+        (strcmp(c->seg[2], "reprint") == 0 || strcmp(c->seg[2], "cancel") == 0))
+        return "POST";
     if (c->nseg == 2 && strcmp(a, "id") == 0 && strcmp(c->seg[1], "cccd") == 0)
         return "POST";
     if (c->nseg == 3 && strcmp(a, "visits") == 0 && strcmp(c->seg[2], "observations") == 0)
@@ -712,6 +1005,21 @@ static enum MHD_Result route_post(struct ctx *c, json_t **obj)
         BODY(c, *obj);
         return cccd_post(c, *obj);
     }
+    if (strcmp(a, "print-jobs") == 0 && c->nseg == 1) {
+        REQUIRE(c, PERM_VISIT_WRITE);
+        BODY(c, *obj);
+        return print_jobs_post(c, *obj);
+    }
+    if (strcmp(a, "print-jobs") == 0 && c->nseg == 3 &&
+        (strcmp(c->seg[2], "reprint") == 0 || strcmp(c->seg[2], "cancel") == 0)) {
+        REQUIRE(c, PERM_VISIT_WRITE);
+        return print_job_action(c, b, c->seg[2]);
+    }
+    if (strcmp(a, "printers") == 0 && c->nseg == 1) {
+        REQUIRE(c, PERM_ADMIN);
+        BODY(c, *obj);
+        return printers_post(c, *obj);
+    }
     return not_allowed_or_found(c);
 }
 
@@ -745,6 +1053,14 @@ static enum MHD_Result route(struct ctx *c)
             int rc = store_staff_list(c->api->st, &list);
             return list_response(c, "staff", rc, list);
         }
+        if (strcmp(a, "printers") == 0) {
+            REQUIRE(c, PERM_READ);
+            return printers_get(c);
+        }
+        if (strcmp(a, "print-jobs") == 0) {
+            REQUIRE(c, PERM_READ);
+            return print_jobs_get(c);
+        }
     }
     if (is(c, "GET") && c->nseg == 2) {
         if (strcmp(a, "patients") == 0) {
@@ -761,6 +1077,27 @@ static enum MHD_Result route(struct ctx *c)
                 return send_store_error(c->conn, rc);
             return send_json(c->conn, 200, v);
         }
+        if (strcmp(a, "printers") == 0) {
+            REQUIRE(c, PERM_READ);
+            return printer_get(c, c->seg[1]);
+        }
+        if (strcmp(a, "print-jobs") == 0) {
+            REQUIRE(c, PERM_READ);
+            json_t *j;
+            int rc = store_job_get(c->api->st, c->seg[1], &j);
+            if (rc == MK_ENOTFOUND)
+                return send_error(c->conn, 404, "not_found", "no such print job");
+            if (rc != MK_OK)
+                return send_store_error(c->conn, rc);
+            return send_json(c->conn, 200, j);
+        }
+    }
+    if (is(c, "PATCH") && c->nseg == 2 && strcmp(a, "printers") == 0) {
+        REQUIRE(c, PERM_ADMIN);
+        BODY(c, obj);
+        ret = printer_patch(c, c->seg[1], obj);
+        json_decref(obj);
+        return ret;
     }
     if (is(c, "POST")) {
         ret = route_post(c, &obj);
@@ -911,6 +1248,11 @@ int api_start(const struct api_config *cfg, struct store *st, struct api **out)
         return MK_ENOMEM;
     a->st = st;
     a->session_seconds = cfg->session_seconds;
+    a->spool = cfg->spool;
+    if (fw_font_open(FW_FONT_DEFAULT, &a->font) != FW_OK) {
+        LOG(LOG_WARN, "%s is missing (fonts-dejavu-core): nothing can be printed", FW_FONT_DEFAULT);
+        a->font = NULL;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -922,6 +1264,7 @@ int api_start(const struct api_config *cfg, struct store *st, struct api **out)
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)200, MHD_OPTION_END);
     if (!a->mhd) {
         LOG(LOG_ERROR, "cannot listen on %s (address in use, or not this machine's?)", cfg->listen);
+        fw_font_close(a->font);
         free(a);
         return MK_EIO;
     }
@@ -934,5 +1277,6 @@ void api_stop(struct api *a)
     if (!a)
         return;
     MHD_stop_daemon(a->mhd);
+    fw_font_close(a->font);
     free(a);
 }

@@ -2,6 +2,7 @@
  * One libmicrohttpd thread serves every request, so the store is used by one thread. */
 #pragma once
 
+#include "../print/spool.h"
 #include "../store/store.h"
 
 struct api;
@@ -9,6 +10,7 @@ struct api;
 struct api_config {
     const char *listen;  /* "ADDR:PORT", IPv4 or [IPv6] */
     int session_seconds; /* lifetime of a login */
+    struct spool *spool; /* told about new print jobs; may be NULL */
 };
 
 /* Starts serving. 0 with *out, or MK_EINVAL (bad address) / MK_EIO (cannot bind: logged). */

@@ -336,3 +336,79 @@ int body_staff(json_t *obj, struct staff_body *s, struct body_err *err)
         return fail(err, "invalid", "pin", "pin must be 4 to 8 digits");
     return MK_OK;
 }
+
+int body_print_list(json_t *obj, const char *kinds_out[2], int *n, struct body_err *err)
+{
+    json_t *v = json_object_get(obj, "print"), *it;
+    size_t i;
+    *n = 0;
+    if (!v || json_is_null(v))
+        return MK_OK;
+    if (!json_is_array(v) || json_array_size(v) > 2)
+        return fail(err, "invalid", "print", "print must be a list of \"wristband\", \"ticket\"");
+    json_array_foreach(v, i, it)
+    {
+        const char *k = json_string_value(it);
+        if (!k || (strcmp(k, "wristband") != 0 && strcmp(k, "ticket") != 0))
+            return fail(err, "invalid", "print",
+                        "print must be a list of \"wristband\", \"ticket\"");
+        for (int j = 0; j < *n; j++)
+            if (!strcmp(kinds_out[j], k))
+                return fail(err, "invalid", "print", "print lists %s twice", k);
+        kinds_out[(*n)++] = k;
+    }
+    return MK_OK;
+}
+
+int body_printer(json_t *obj, bool update, struct printer_in *p, int *enabled, char kinds_buf[80],
+                 struct body_err *err)
+{
+    memset(p, 0, sizeof *p);
+    *enabled = -1;
+    if (body_opt_string(obj, "name", &p->name, err) != MK_OK ||
+        body_opt_string(obj, "profile", &p->profile, err) != MK_OK ||
+        body_opt_string(obj, "uri", &p->uri, err) != MK_OK)
+        return MK_EINVAL;
+    if (!update) {
+        if (!p->name || !store_printer_name_valid(p->name))
+            return fail(err, "invalid", "name",
+                        "name must be 1-32 lower-case letters, digits, - or _");
+        if (!p->profile)
+            return fail(err, "invalid", "profile", "profile is required");
+        if (!p->uri)
+            return fail(err, "invalid", "uri", "uri is required");
+    } else if (p->name || p->profile) {
+        return fail(err, "invalid", p->name ? "name" : "profile",
+                    "a printer's name and profile do not change: add a new printer");
+    }
+    json_t *e = json_object_get(obj, "enabled");
+    if (e && !json_is_null(e)) {
+        if (!update || !json_is_boolean(e))
+            return fail(err, "invalid", "enabled", "enabled must be true or false");
+        *enabled = json_is_true(e);
+    }
+    json_t *k = json_object_get(obj, "kinds"), *it;
+    size_t i, len = 0;
+    if (!k || json_is_null(k)) {
+        if (!update)
+            return fail(err, "invalid", "kinds", "kinds is required: what the printer prints");
+        return MK_OK;
+    }
+    if (!json_is_array(k) || json_array_size(k) < 1 || json_array_size(k) > 4)
+        return fail(err, "invalid", "kinds",
+                    "kinds must list 1-4 of \"ticket\", \"wristband\", \"slip\", \"test\"");
+    kinds_buf[0] = '\0';
+    json_array_foreach(k, i, it)
+    {
+        const char *s = json_string_value(it);
+        if (!s || strlen(s) > 12)
+            return fail(err, "invalid", "kinds",
+                        "kinds must list 1-4 of \"ticket\", \"wristband\", \"slip\", \"test\"");
+        len += (size_t)snprintf(kinds_buf + len, 80 - len, "%s%s", i ? "," : "", s);
+    }
+    if (!store_printer_kinds_valid(kinds_buf))
+        return fail(err, "invalid", "kinds",
+                    "kinds must list 1-4 of \"ticket\", \"wristband\", \"slip\", \"test\"");
+    p->kinds = kinds_buf;
+    return MK_OK;
+}

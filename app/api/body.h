@@ -50,3 +50,13 @@ int body_staff(json_t *obj, struct staff_body *s, struct body_err *err);
 
 /* Optional string member: 0 with *out (NULL when absent or null), or MK_EINVAL (wrong type). */
 int body_opt_string(json_t *obj, const char *key, const char **out, struct body_err *err);
+
+/* "print": ["wristband", "ticket"] in a registration: which items to print at once. At most
+ * one of each; *n is 0 when absent. */
+int body_print_list(json_t *obj, const char *kinds_out[2], int *n, struct body_err *err);
+
+/* A printer: {"name", "profile", "uri", "kinds": ["ticket", ...]}. For an update (update =
+ * true) every member is optional and "enabled" (boolean) may be given (*enabled -1 when not).
+ * kinds is joined into kinds_buf. Strings borrowed from obj. */
+int body_printer(json_t *obj, bool update, struct printer_in *p, int *enabled, char kinds_buf[80],
+                 struct body_err *err);

@@ -383,3 +383,61 @@ int layout_wristband(const struct wristband *w, const struct fw_profile *p, stru
     finish(out, p);
     return rc != FW_OK ? rc : fw_buf_error(out);
 }
+
+/* ---- test page ---- */
+
+#define TEST_QR "MOKIT-TEST"
+
+int layout_test_page(const struct test_page *t, const struct fw_profile *p, struct fw_font *font,
+                     struct fw_buf *out)
+{
+    char text[MAX_CHARS * 4 + 8];
+    static const char vn[] = "Tiếng Việt: Nguyễn Thị Hương";
+    if (p->language == FW_LANG_ZPL) {
+        struct fw_bitmap sym;
+        int x, sy, side, h, y = 4 * ZPL_QR_MAG;
+        int rc = fw_qr_bitmap(TEST_QR, ZPL_QR_MAG, 'M', &sym);
+        if (rc != FW_OK)
+            return rc;
+        fw_bitmap_ink(&sym, &x, &sy, &side, &h);
+        fw_bitmap_free(&sym);
+        fw_zpl_begin(out);
+        fw_zpl_width(out, p->dots_per_line);
+        rc = zpl_line(out, p, font, "mokit test", NAME_PX, &y);
+        printable(font, t->printer, text, sizeof text);
+        if (rc == FW_OK)
+            rc = zpl_line(out, p, font, text, SMALL_PX, &y);
+        if (rc == FW_OK)
+            rc = zpl_line(out, p, font, p->name, SMALL_PX, &y);
+        if (rc == FW_OK)
+            rc = zpl_line(out, p, font, vn, SMALL_PX, &y);
+        y += 2 * ZPL_QR_MAG;
+        if (rc == FW_OK && side <= p->dots_per_line)
+            rc = fw_zpl_qr(out, (p->dots_per_line - side) / 2, y, ZPL_QR_MAG, 'M', TEST_QR);
+        fw_zpl_end(out);
+        return rc != FW_OK ? rc : fw_buf_error(out);
+    }
+    fw_escpos_init(out);
+    if (p->busy_line)
+        fw_escpos_busy_enable(out);
+    fw_escpos_align(out, FW_ALIGN_CENTER);
+    int rc = fw_escpos_size(out, 2, 2);
+    text_line(out, p, "mokit test", 10);
+    if (rc == FW_OK)
+        rc = fw_escpos_size(out, 1, 1);
+    if (rc == FW_OK)
+        rc = line(out, p, font, t->printer, SMALL_PX);
+    if (rc == FW_OK)
+        rc = line(out, p, font, p->name, SMALL_PX);
+    if (rc == FW_OK)
+        rc = line(out, p, font, t->when, SMALL_PX);
+    /* Vietnamese, rasterised: what the names will look like. */
+    if (rc == FW_OK)
+        rc = line(out, p, font, vn, NAME_PX);
+    if (rc == FW_OK)
+        rc = qr(out, p, TEST_QR, p->native_qr ? 4 : p->baud ? 3 : 4);
+    if (rc == FW_OK)
+        text_line(out, p, TEST_QR, strlen(TEST_QR));
+    finish(out, p);
+    return rc != FW_OK ? rc : fw_buf_error(out);
+}

@@ -40,3 +40,13 @@ struct wristband {
  * missing code. */
 int layout_wristband(const struct wristband *w, const struct fw_profile *p, struct fw_font *font,
                      struct fw_buf *out);
+
+struct test_page {
+    const char *printer; /* the printer's name */
+    const char *when;    /* "22/11/2026 08:20" */
+};
+
+/* A test page for a printer: its name and profile, the time, a line of Vietnamese and a QR
+ * code holding "MOKIT-TEST", in the printer's language. */
+int layout_test_page(const struct test_page *t, const struct fw_profile *p, struct fw_font *font,
+                     struct fw_buf *out);

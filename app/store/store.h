@@ -110,3 +110,59 @@ int store_stats(struct store *st, json_t **out);
 
 /* A patient's visits, newest first (by patient id). */
 int store_patient_visits(struct store *st, const char *patient_id, json_t **out);
+
+/* ---- printers and the print queue (app/sql/002_print.sql) ---- */
+
+/* A printer the kit prints on. name: 1-32 of a-z 0-9 - _; kinds: a comma list of ticket,
+ * wristband, slip, test (what it prints when a job names no printer). The caller checks the
+ * profile and the URI (app/print). MK_EEXIST when the name is taken, MK_EINVAL. */
+struct printer_in {
+    const char *name, *profile, *uri, *kinds;
+};
+int store_printer_add(struct store *st, const struct actor *a, const struct printer_in *p,
+                      json_t **out);
+/* Changes uri and kinds (NULL: unchanged) and enabled (-1: unchanged). MK_ENOTFOUND. */
+int store_printer_update(struct store *st, const struct actor *a, const char *name, const char *uri,
+                         const char *kinds, int enabled, json_t **out);
+/* A printer with its state and the number of jobs waiting ("queued"). MK_ENOTFOUND. */
+int store_printer_get(struct store *st, const char *name, json_t **out);
+int store_printer_list(struct store *st, json_t **out);
+/* The first enabled printer, by name, whose kinds hold kind, into name[64]. MK_ENOTFOUND. */
+int store_printer_for(struct store *st, const char *kind, char name[64]);
+/* What the spool saw: "ready", "unknown", "paper_out", "offline", "error". Not audited. */
+int store_printer_set_state(struct store *st, const char *name, const char *state,
+                            const char *error);
+bool store_printer_kinds_valid(const char *kinds);
+bool store_printer_name_valid(const char *name);
+
+struct job_in {
+    const char *printer, *kind;                     /* kind: ticket, wristband, slip, test */
+    const char *patient_id, *visit_id, *reprint_of; /* may be NULL */
+    const void *data;
+    size_t len;
+};
+/* Queues a job (audited, without its bytes). MK_ENOTFOUND for an unknown printer. */
+int store_job_create(struct store *st, const struct actor *a, const struct job_in *j, json_t **out);
+/* A job without its bytes ("bytes" is their number), with its patient's code. MK_ENOTFOUND. */
+int store_job_get(struct store *st, const char *id, json_t **out);
+/* Newest first; printer and visit_id may be NULL (any); limit 1-500. */
+int store_job_list(struct store *st, const char *printer, const char *visit_id, int limit,
+                   json_t **out);
+
+/* The job a printer sends next: its oldest queued or sending job. */
+struct job {
+    char id[40], kind[16], state[16];
+    long long seq; /* the queue order: names the simulated printer's page */
+    int attempts;
+    unsigned char *data; /* the caller frees */
+    size_t len;
+};
+/* MK_ENOTFOUND when the printer has nothing to print. */
+int store_job_next(struct store *st, const char *printer, struct job *out);
+/* The spool's progress: "sending" (counts an attempt), "done", "queued" (to retry, with the
+ * error), "failed" (with the error). Not audited: the job row keeps the record. */
+int store_job_mark(struct store *st, const char *id, const char *state, const char *error);
+/* A new job with the same bytes on the same printer (audited). MK_ENOTFOUND. */
+int store_job_reprint(struct store *st, const struct actor *a, const char *id, json_t **out);
+/* Cancels a queued job. MK_EBUSY while it is being sent, MK_EINVAL when it is finished. */
+int store_job_cancel(struct store *st, const struct actor *a, const char *id, json_t **out);

@@ -5,7 +5,7 @@
 
 #include <sqlite3.h>
 
-#define STMT_CACHE 64
+#define STMT_CACHE 128
 
 struct store {
     sqlite3 *db;

@@ -17,9 +17,13 @@
 /* Error codes of firmware/: 0 success, negative failure; fw_strerror() gives the words. */
 enum fw_err {
     FW_OK = 0,
-    FW_ENOMEM = -1, /* out of memory */
-    FW_EINVAL = -2, /* an argument outside what the command allows */
-    FW_EIO = -3,    /* a file or device could not be written */
+    FW_ENOMEM = -1,    /* out of memory */
+    FW_EINVAL = -2,    /* an argument outside what the command allows */
+    FW_EIO = -3,       /* a file or device could not be written */
+    FW_ENODEV = -4,    /* the printer is not there (unplugged, switched off) */
+    FW_EBUSY = -5,     /* another program holds the printer */
+    FW_ETIMEDOUT = -6, /* the printer stopped taking bytes */
+    FW_EPAPER = -7,    /* the printer is out of paper */
 };
 const char *fw_strerror(int err);
 

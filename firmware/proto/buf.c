@@ -15,6 +15,14 @@ const char *fw_strerror(int err)
         return "invalid argument";
     case FW_EIO:
         return "input/output error";
+    case FW_ENODEV:
+        return "printer not connected";
+    case FW_EBUSY:
+        return "printer in use by another program";
+    case FW_ETIMEDOUT:
+        return "printer stopped taking data";
+    case FW_EPAPER:
+        return "printer out of paper";
     }
     return "unknown error";
 }

@@ -242,9 +242,9 @@ def test_daemon(d):
     rc, _, err = mokit(d, "print", "ticket", "--patient", code, "--profile", "zebra-hc100",
                        "--out", out)
     check("a ticket for a ZPL wristband printer: exit 2", rc == 2 and "ESC/POS" in err, err)
-    rc, so, _ = mokit(d, "--json", "printer", "list")
+    rc, so, _ = mokit(d, "--json", "printer", "profiles")
     names = [x["name"] for x in json.loads(so)] if rc == 0 else []
-    check("printer list names the five profiles", names == ["escpos-58", "escpos-80",
+    check("printer profiles names the five profiles", names == ["escpos-58", "escpos-80",
                                                             "epson-tm-t20", "csn-a2",
                                                             "zebra-hc100"], so)
     log.seek(0)

@@ -1,0 +1,195 @@
+#include "jobs.h"
+
+#include "../common/err.h"
+#include "../common/util.h"
+#include "../domain/date.h"
+#include "fw_printer.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static const char *str(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+bool print_kind_valid(const char *kind)
+{
+    return kind && (!strcmp(kind, "ticket") || !strcmp(kind, "wristband") || !strcmp(kind, "test"));
+}
+
+static void local_when(char out[32])
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(out, 32, "%d/%m/%Y %H:%M", &tm);
+}
+
+/* The visit of today among a patient's visits, or NULL (borrowed). */
+static json_t *visit_today(json_t *visits)
+{
+    char today[11];
+    size_t i;
+    json_t *v;
+    util_today(today);
+    json_array_foreach(visits, i, v)
+    {
+        if (strcmp(str(v, "day"), today) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+static int layout_err(int rc, const char *kind, const struct fw_profile *p, char *err,
+                      size_t errlen)
+{
+    if (rc == FW_EINVAL)
+        return fail(err, errlen, MK_EINVAL, "the %s does not fit printer profile %s", kind,
+                    p->name);
+    return fail(err, errlen, rc == FW_ENOMEM ? MK_ENOMEM : MK_EIO, "laying out the %s: %s", kind,
+                fw_strerror(rc));
+}
+
+int print_layout(struct store *st, const struct print_req *r, const char *printer,
+                 const struct fw_profile *p, struct fw_font *font, struct fw_buf *out,
+                 char patient_id[64], char visit_id[64], char *err, size_t errlen)
+{
+    char when[32];
+    patient_id[0] = visit_id[0] = '\0';
+    if (!print_kind_valid(r->kind))
+        return fail(err, errlen, MK_EINVAL, "kind must be ticket, wristband or test");
+    local_when(when);
+    if (!strcmp(r->kind, "test")) {
+        struct test_page t = {.printer = printer ? printer : p->name, .when = when};
+        int rc = layout_test_page(&t, p, font, out);
+        return rc == FW_OK ? MK_OK : layout_err(rc, r->kind, p, err, errlen);
+    }
+    bool ticket = !strcmp(r->kind, "ticket");
+    if (ticket && p->language != FW_LANG_ESCPOS)
+        return fail(err, errlen, MK_EINVAL,
+                    "queue tickets are for ESC/POS receipt printers: %s is a ZPL band printer",
+                    p->name);
+    if (!r->patient)
+        return fail(err, errlen, MK_EINVAL, "a %s needs a patient", r->kind);
+    json_t *pat = NULL, *visits = NULL;
+    int rc = store_patient_get(st, r->patient, &pat);
+    if (rc == MK_ENOTFOUND)
+        return fail(err, errlen, rc, "no patient has this code");
+    if (rc == MK_OK)
+        rc = store_patient_visits(st, str(pat, "id"), &visits);
+    if (rc != MK_OK) {
+        json_decref(pat);
+        return fail(err, errlen, rc, "reading the patient: %s", mk_strerror(rc));
+    }
+    json_t *visit = visit_today(visits);
+    snprintf(patient_id, 64, "%s", str(pat, "id"));
+    int lrc = FW_OK;
+    if (ticket && !visit) {
+        rc = fail(err, errlen, MK_ENOTFOUND,
+                  "the patient has no visit today: open one (POST /api/v1/visits) first");
+    } else if (ticket) {
+        snprintf(visit_id, 64, "%s", str(visit, "id"));
+        struct ticket t = {
+            .queue_number = (int)json_integer_value(json_object_get(visit, "queue_number")),
+            .code = r->patient,
+            .name = str(pat, "name"),
+            .station = r->station,
+            .campaign = str(visit, "campaign"),
+            .when = when,
+        };
+        lrc = layout_ticket(&t, p, font, out);
+    } else {
+        char day[11];
+        struct date birth, today;
+        util_today(day);
+        date_parse(day, &today);
+        json_t *bd = json_object_get(pat, "birth_date");
+        if (!json_is_string(bd) || date_parse(json_string_value(bd), &birth) != MK_OK)
+            birth =
+                (struct date){(int)json_integer_value(json_object_get(pat, "birth_year")), 0, 0};
+        if (visit)
+            snprintf(visit_id, 64, "%s", str(visit, "id"));
+        struct wristband w = {
+            .code = r->patient,
+            .name = str(pat, "name"),
+            .female = strcmp(str(pat, "sex"), "female") == 0,
+            .age = date_age(&birth, &today),
+            .campaign = visit ? str(visit, "campaign") : str(pat, "campaign"),
+        };
+        lrc = layout_wristband(&w, p, font, out);
+    }
+    if (rc == MK_OK && lrc != FW_OK)
+        rc = layout_err(lrc, r->kind, p, err, errlen);
+    json_decref(pat);
+    json_decref(visits);
+    return rc;
+}
+
+int print_enqueue(struct store *st, const struct actor *a, struct fw_font *font,
+                  const struct print_req *r, json_t **job, char *err, size_t errlen)
+{
+    char name[64], patient_id[64], visit_id[64];
+    if (!print_kind_valid(r->kind))
+        return fail(err, errlen, MK_EINVAL, "kind must be ticket, wristband or test");
+    if (r->printer) {
+        snprintf(name, sizeof name, "%s", r->printer);
+    } else {
+        int rc = store_printer_for(st, r->kind, name);
+        if (rc == MK_ENOTFOUND)
+            return fail(err, errlen, rc, "no enabled printer prints %ss: add one, or name one",
+                        r->kind);
+        if (rc != MK_OK)
+            return fail(err, errlen, rc, "finding a printer: %s", mk_strerror(rc));
+    }
+    json_t *pj;
+    int rc = store_printer_get(st, name, &pj);
+    if (rc == MK_ENOTFOUND)
+        return fail(err, errlen, rc, "no printer is called %s", name);
+    if (rc != MK_OK)
+        return fail(err, errlen, rc, "reading the printer: %s", mk_strerror(rc));
+    const struct fw_profile *p = fw_profile_find(str(pj, "profile"));
+    json_decref(pj);
+    if (!p)
+        return fail(err, errlen, MK_EINVAL, "printer %s has an unknown profile", name);
+    struct fw_buf b;
+    fw_buf_init(&b);
+    rc = print_layout(st, r, name, p, font, &b, patient_id, visit_id, err, errlen);
+    if (rc == MK_OK) {
+        struct job_in j = {.printer = name,
+                           .kind = r->kind,
+                           .patient_id = patient_id[0] ? patient_id : NULL,
+                           .visit_id = visit_id[0] ? visit_id : NULL,
+                           .data = b.data,
+                           .len = b.len};
+        rc = store_job_create(st, a, &j, job);
+        if (rc != MK_OK)
+            fail(err, errlen, rc, "queueing the job: %s", mk_strerror(rc));
+    }
+    fw_buf_free(&b);
+    return rc;
+}
+
+int print_printer_check(const char *profile, const char *uri, char *err, size_t errlen)
+{
+    struct fw_uri u;
+    if (!profile || !fw_profile_find(profile))
+        return fail(err, errlen, MK_EINVAL, "unknown printer profile (see mokit printer profiles)");
+    if (fw_uri_parse(uri, &u, err, errlen) != FW_OK)
+        return MK_EINVAL;
+    return MK_OK;
+}
