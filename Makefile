@@ -86,9 +86,15 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/libmokit.a
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
+# The USB transport's driver for tests/usb/run.py (run under umockdev).
+$(B)/tests/usb_print: $(B)/obj/tests/usb/usb_print.o $(B)/libmokit.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
 .SECONDARY:
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(B)/tests/usb_print
 
 # Rewrites tests/golden/ from the current layouts. Deliberate: a changed golden file needs a
 # reason in its commit.

@@ -54,9 +54,11 @@ for t in "$B"/tests/test_*; do
 done
 
 if [ "$unit_only" = 0 ]; then
+    suite usb python3 tests/usb/run.py "$B"
     suite cli python3 tests/cli/run.py "$B"
     suite api python3 tests/api/run.py "$B"
     suite crash python3 tests/crash/run.py "$B"
+    suite crash-print python3 tests/crash/print.py "$B"
 fi
 
 [ ${#failed[@]} -eq 0 ] || echo "failed suites: ${failed[*]}"

@@ -241,8 +241,16 @@ static int sim_send(struct fw_printer *pr, const char *label, const uint8_t *dat
         return tr_fail(err, errlen, FW_EPAPER, "simulated printer %s is out of paper", pr->path);
     if (!label_ok(label))
         return tr_fail(err, errlen, FW_EINVAL, "bad job label");
-    if (pr->uri.bps > 0) /* the wire: a daemon killed now has printed nothing */
+    char wire[1200];
+    snprintf(wire, sizeof wire, "%s/.on-wire", pr->path);
+    if (pr->uri.bps > 0) {          /* the wire: a daemon killed now has printed nothing */
+        FILE *f = fopen(wire, "w"); /* says so, for tests that kill mid-job */
+        if (f) {
+            fprintf(f, "%s\n", label);
+            fclose(f);
+        }
         tr_sleep_us((long long)n * 1000000 / pr->uri.bps);
+    }
 
     struct fw_bitmap paper;
     char why[200];
@@ -250,12 +258,15 @@ static int sim_send(struct fw_printer *pr, const char *label, const uint8_t *dat
              ? fw_sim_zpl(data, n, pr->profile, s->font, &paper, why, sizeof why)
              : fw_sim_escpos(data, n, pr->profile, s->font, &paper, why, sizeof why);
     if (rc != FW_OK)
+        unlink(wire);
+    if (rc != FW_OK)
         return tr_fail(err, errlen, rc, "the simulated printer rejected the job: %s",
                        rc == FW_EINVAL ? why : fw_strerror(rc));
     char tmp[1200], path[1300];
     snprintf(tmp, sizeof tmp, "%s/.%s.png", pr->path, label);
     rc = fw_png_write(tmp, &paper, pr->profile->dpi);
     fw_bitmap_free(&paper);
+    unlink(wire);
     if (rc != FW_OK)
         return tr_fail(err, errlen, FW_EIO, "%s: %s", tmp, strerror(errno));
     /* Every print is a new piece of paper: a job printed twice leaves LABEL-2.png beside
@@ -322,6 +333,9 @@ static int sim_open(struct fw_printer *pr, char *err, size_t errlen)
     if (sim_switch(pr, "OFFLINE"))
         return tr_fail(err, errlen, FW_ENODEV, "simulated printer %s is unplugged (OFFLINE)",
                        pr->path);
+    char wire[1200]; /* left by a daemon killed mid-job */
+    snprintf(wire, sizeof wire, "%s/.on-wire", pr->path);
+    unlink(wire);
     return FW_OK;
 }
 

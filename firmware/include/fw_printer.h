@@ -13,7 +13,8 @@
  *                            otherwise the printer timing model (fw_pace_*) does
  *   file:PATH                appends every job to PATH (debugging; a printer's device file)
  *   sim:DIR[?bps=N]          the simulated printer: every job becomes DIR/LABEL.png, drawn by
- *                            fw_sim_escpos/fw_sim_zpl; bps emulates a wire of N bytes a second.
+ *                            fw_sim_escpos/fw_sim_zpl; bps emulates a wire of N bytes a second
+ *                            (while a job is on that wire, DIR/.on-wire holds its label).
  *                            A file DIR/PAPER-OUT makes it report no paper, DIR/OFFLINE makes
  *                            it unreachable: the failures of a real printer, for demos and tests.
  *

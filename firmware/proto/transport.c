@@ -210,7 +210,7 @@ int fw_zpl_host_status(const uint8_t *data, size_t n, enum fw_printer_state *sta
             flen = 0;
             continue;
         }
-        if (flen + 1 >= sizeof field[0] || *p < '0' || *p > '9')
+        if (nf == 12 || flen + 1 >= sizeof field[0] || *p < '0' || *p > '9')
             return FW_EINVAL;
         field[nf][flen++] = (char)*p;
     }
@@ -323,9 +323,9 @@ long long fw_pace_cost(const uint8_t *d, size_t n, int baud, bool *pending)
                 print_rows += FW_PACE_CHAR_ROWS;
             text = false;
             feed_rows += c[1] == 'd' ? (long long)c[2] * LINE_ROWS : c[2];
-        } else if (c[0] == 0x1d && c[1] == 'v' && len >= 8) {
+        } else if (c[0] == 0x1d && len >= 8 && c[1] == 'v') {
             print_rows += (long long)(c[6] | c[7] << 8);
-        } else if (c[0] == 0x1d && c[1] == '(' && len >= 8 && c[5] == 49 && c[6] == 81) {
+        } else if (c[0] == 0x1d && len >= 8 && c[1] == '(' && c[5] == 49 && c[6] == 81) {
             print_rows += QR_ROWS;
         } else if (len == 1 && c[0] >= 0x20) {
             text = true;

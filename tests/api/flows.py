@@ -13,6 +13,7 @@ import subprocess
 import time
 import unicodedata
 import urllib.parse
+import urllib.request
 
 import harness
 from harness import Client, Daemon
@@ -28,12 +29,13 @@ RANK = {"code": 0, "cccd": 1, "bhyt": 1, "phone": 1, "exact": 2, "prefix": 3, "p
 ERROR_CODES = {"bad_json", "invalid", "bad_code", "unauthorized", "wrong_pin", "forbidden",
                "not_found", "method_not_allowed", "duplicate", "likely_duplicate", "pin_taken",
                "exists", "no_campaign", "too_large", "out_of_range", "too_many_attempts",
-               "busy", "storage_full", "internal"}
+               "busy", "storage_full", "internal", "conflict", "unavailable"}
 ERROR_STATUS = {"bad_json": 400, "invalid": 400, "bad_code": 400, "unauthorized": 401,
                 "wrong_pin": 401, "forbidden": 403, "not_found": 404, "method_not_allowed": 405,
                 "duplicate": 409, "likely_duplicate": 409, "pin_taken": 409, "exists": 409,
                 "no_campaign": 409, "too_large": 413, "out_of_range": 422,
-                "too_many_attempts": 429, "busy": 503, "storage_full": 507, "internal": 500}
+                "too_many_attempts": 429, "busy": 503, "storage_full": 507, "internal": 500,
+                "conflict": 409, "unavailable": 503}
 
 # The contract's example registration (POST /api/v1/patients).
 HUONG = {"name": "Nguyễn Thị Hương", "sex": "female", "birth": "1968-03-12",
@@ -212,7 +214,8 @@ def fixture_patient_and_visit(suite):
 
 def run_all(suite):
     for flow in (flow_nfc, flow_duplicate, flow_likely_duplicate, flow_search, flow_visits,
-                 flow_observations, flow_campaigns, flow_staff, flow_logout, flow_status,
+                 flow_observations, flow_campaigns, flow_staff, flow_printing, flow_logout,
+                 flow_status,
                  flow_audit, flow_busy, flow_second_instance, flow_fresh_kit, flow_lockout):
         flow(suite)
 
@@ -946,3 +949,313 @@ def final_checks(suite):
                           errors="replace") as f:
                     for line in f:
                         c.expect(not pat.search(line), "%s: %s" % (path, line.rstrip()))
+
+
+# --------------------------------------------------------------------------- printing
+
+
+def patch(suite, path, body, role="lead"):
+    return suite.client.request("PATCH", path, body, token=suite.token(role))
+
+
+def wait_job(suite, job_id, states=("done",), timeout=15.0):
+    """Polls GET /print-jobs/ID until its state is one of states; the last job JSON."""
+    end = time.time() + timeout
+    j = None
+    while time.time() < end:
+        r = get(suite, "/api/v1/print-jobs/" + job_id)
+        j = r.json if r.status == 200 else None
+        if j and j.get("state") in states:
+            return j
+        time.sleep(0.1)
+    return j
+
+
+def wait_printer(suite, name, state, timeout=15.0):
+    end = time.time() + timeout
+    p = None
+    while time.time() < end:
+        r = get(suite, "/api/v1/printers/" + name)
+        p = r.json if r.status == 200 else None
+        if p and p.get("state") == state:
+            return p
+        time.sleep(0.1)
+    return p
+
+
+def prints(suite, printer):
+    d = os.path.join(suite.daemon.data_dir, "prints", printer)
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def scan(path):
+    p = subprocess.run(["zbarimg", "--quiet", "--nodbus", "--raw", "-Sbinary", path],
+                       capture_output=True, timeout=30)
+    return p.stdout.decode("utf-8", "replace").strip()
+
+
+def switch(suite, printer, name, on):
+    path = os.path.join(suite.daemon.data_dir, "prints", printer, name)
+    if on:
+        open(path, "w").close()
+    elif os.path.exists(path):
+        os.unlink(path)
+
+
+def page(suite, job):
+    """The PNG a simulated printer made for a job: prints/PRINTER/SEQ-KIND.png."""
+    return os.path.join(suite.daemon.data_dir, "prints", job["printer"],
+                        "%06d-%s.png" % (job["seq"], job["kind"]))
+
+
+def flow_printing(suite):
+    tap = suite.tap
+    with tap.case("GET /printers: the demo's simulated ticket and band printers, ready") as c:
+        r = get(suite, "/api/v1/printers")
+        c.require_status(r, 200)
+        by = {p.get("name"): p for p in r.json.get("printers", [])}
+        c.require(set(by) >= {"ticket", "band"}, "printers %r" % sorted(by))
+        c.expect(by["ticket"].get("profile") == "escpos-58" and
+                 by["ticket"].get("language") == "escpos", "ticket %r" % by["ticket"])
+        c.expect(by["band"].get("profile") == "zebra-hc100" and
+                 by["band"].get("language") == "zpl", "band %r" % by["band"])
+        for name in ("ticket", "band"):
+            p = wait_printer(suite, name, "ready")
+            c.expect(p and p.get("state") == "ready" and p.get("last_error") is None,
+                     "%s is %r" % (name, p))
+
+    huong = {}
+    with tap.case("registering with print [wristband, ticket]: visit opened, both printed, "
+                  "both QR codes scan back to the code") as c:
+        body = {"name": "Nguyễn Thị Hương", "sex": "female", "birth": "1961",
+                "confirm_new": True, "print": ["wristband", "ticket"], "station": "Bàn 2"}
+        r = suite.register(body)
+        c.require_status(r, 201)
+        huong = r.json
+        suite.mine.add(huong.get("id"))
+        v = huong.get("visit") or {}
+        c.expect(v.get("patient") == huong.get("code") and v.get("queue_number", 0) >= 1,
+                 "visit %r" % v)
+        res = huong.get("print") or []
+        c.require([x.get("kind") for x in res] == ["wristband", "ticket"], "print %r" % res)
+        for x in res:
+            j = x.get("job") or {}
+            c.require(j.get("state") == "queued" and j.get("patient") == huong.get("code"),
+                      "job %r" % x)
+            c.expect(j.get("printer") == ("band" if x["kind"] == "wristband" else "ticket"),
+                     "printer of %r" % j)
+            done = wait_job(suite, j["id"])
+            c.require(done and done.get("state") == "done" and done.get("attempts") == 1,
+                      "job %s did not print: %r" % (j["id"], done))
+            path = page(suite, done)
+            c.require(os.path.exists(path), "no %s" % path)
+            c.expect(scan(path) == huong.get("code"), "%s scans as %r" % (path, scan(path)))
+        c.expect(res[1]["job"].get("visit_id") == v.get("id"), "the ticket's visit")
+        suite.vars["print_patient"] = huong
+
+    with tap.case("POST /print-jobs: a wristband sticker on the ESC/POS printer, by name") as c:
+        r = post(suite, "/api/v1/print-jobs", {"kind": "wristband", "patient": huong.get("code"),
+                                               "printer": "ticket"})
+        c.require_status(r, 201)
+        done = wait_job(suite, r.json["id"])
+        c.require(done and done.get("state") == "done", "%r" % done)
+        c.expect(scan(page(suite, done)) == huong.get("code"), "the sticker's QR")
+
+    with tap.case("POST /print-jobs: wrong bodies are refused and queue nothing") as c:
+        before = harness.sqlite(suite.db, "select count(*) from print_job")[0][0]
+        code = huong.get("code", "")
+        for body, status, error, field in (
+                ({}, 400, "invalid", "kind"),
+                ({"kind": "label", "patient": code}, 400, "invalid", "kind"),
+                ({"kind": 7, "patient": code}, 400, "invalid", "kind"),
+                ({"kind": "ticket"}, 400, "invalid", "patient"),
+                ({"kind": "ticket", "patient": harness.corrupt_check(code)}, 400, "bad_code",
+                 "patient"),
+                ({"kind": "ticket", "patient": code, "printer": "nope"}, 404, "not_found", None),
+                ({"kind": "ticket", "patient": code, "printer": "band"}, 400, "invalid", None),
+                ({"kind": "wristband", "patient": harness.random_code(suite.rng)}, 404,
+                 "not_found", None),
+                ({"kind": "ticket", "patient": code, "station": "x" * 201}, 400, "invalid",
+                 "station")):
+            r = post(suite, "/api/v1/print-jobs", body)
+            c.expect(r.status == status and r.error_code() == error and
+                     (field is None or r.json["error"].get("field") == field),
+                     "%r: %s" % (body, r.describe(200)))
+        r = post(suite, "/api/v1/print-jobs", {"kind": "ticket", "patient": code,
+                                               "printer": "band"})
+        c.expect("ESC/POS" in r.body.decode(), "the message says why: " + r.describe(200))
+        after = harness.sqlite(suite.db, "select count(*) from print_job")[0][0]
+        c.expect(before == after, "jobs %s -> %s" % (before, after))
+
+    with tap.case("a ticket for a resident without a visit today: 404, says to open one") as c:
+        p = new_patient(suite, c)
+        r = post(suite, "/api/v1/print-jobs", {"kind": "ticket", "patient": p["code"]})
+        c.require_status(r, 404, "not_found")
+        c.expect("visit" in r.json["error"]["message"], r.describe(200))
+
+    with tap.case("registration with a bad print list: 400 field print, nobody registered") as c:
+        before = harness.sqlite(suite.db, "select count(*) from patient")[0][0]
+        for bad in ("ticket", ["ticket", "ticket"], ["receipt"], [1], ["a", "b", "c"]):
+            r = suite.register({"name": suite.new_name(), "sex": "male", "birth": "1970",
+                                "print": bad})
+            c.expect(r.status == 400 and r.error_code() == "invalid" and
+                     r.json["error"].get("field") == "print", "%r: %s" % (bad, r.describe(200)))
+        after = harness.sqlite(suite.db, "select count(*) from patient")[0][0]
+        c.expect(before == after, "patients %s -> %s" % (before, after))
+
+    with tap.case("paper out: the job waits, the printer says so, printing resumes when the "
+                  "roll is back, exactly once") as c:
+        switch(suite, "ticket", "PAPER-OUT", True)
+        try:
+            r = post(suite, "/api/v1/print-jobs", {"kind": "test"}, role="lead")
+            c.require_status(r, 201)
+            job = r.json
+            p = wait_printer(suite, "ticket", "paper_out")
+            c.require(p and p.get("state") == "paper_out" and "paper" in (p.get("last_error") or ""),
+                      "printer %r" % p)
+            c.expect(p.get("queued") == 1, "queued %r" % p.get("queued"))
+            s = suite.client.request("GET", "/api/v1/status").json
+            st = {x["name"]: x for x in s.get("printers", [])}
+            c.expect(st.get("ticket", {}).get("state") == "paper_out",
+                     "status shows %r" % st.get("ticket"))
+            with urllib.request.urlopen("http://127.0.0.1:%d/" % suite.daemon.port,
+                                        timeout=10) as resp:
+                page_html = resp.read().decode()
+            c.expect("paper_out" in page_html, "the status page does not show paper_out")
+            j = get(suite, "/api/v1/print-jobs/" + job["id"]).json
+            c.expect(j.get("state") == "queued", "job %r" % j)
+            c.expect(not os.path.exists(page(suite, job)), "printed without paper")
+        finally:
+            switch(suite, "ticket", "PAPER-OUT", False)
+        done = wait_job(suite, job["id"])
+        c.require(done and done.get("state") == "done", "after the roll: %r" % done)
+        c.expect(scan(page(suite, done)) == "MOKIT-TEST", "the test page's QR")
+        p = wait_printer(suite, "ticket", "ready")
+        c.expect(p and p.get("state") == "ready" and p.get("last_error") is None, "%r" % p)
+        same = [f for f in prints(suite, "ticket") if f.startswith("%06d-" % job["seq"])]
+        c.expect(same == ["%06d-test.png" % job["seq"]], "pages for the job: %r" % same)
+
+    with tap.case("printer unplugged: jobs wait in order, the printer is offline, then both "
+                  "print in order") as c:
+        switch(suite, "band", "OFFLINE", True)
+        try:
+            jobs = []
+            for _ in range(2):
+                r = post(suite, "/api/v1/print-jobs", {"kind": "wristband",
+                                                       "patient": huong.get("code")})
+                c.require_status(r, 201)
+                jobs.append(r.json)
+            p = wait_printer(suite, "band", "offline")
+            c.require(p and p.get("state") == "offline" and p.get("last_error"),
+                      "printer %r" % p)
+            c.expect(p.get("queued") == 2, "queued %r" % p.get("queued"))
+        finally:
+            switch(suite, "band", "OFFLINE", False)
+        done = [wait_job(suite, j["id"], timeout=40) for j in jobs]
+        c.require(all(d and d.get("state") == "done" for d in done), "%r" % done)
+        c.expect(done[0]["done_at"] <= done[1]["done_at"], "printed out of order")
+        for d in done:
+            c.expect(scan(page(suite, d)) == huong.get("code"), "job %s" % d["id"])
+
+    with tap.case("reprint: a new job with the same bytes, pointing at the first") as c:
+        first = (huong.get("print") or [{}])[1].get("job", {})
+        r = post(suite, "/api/v1/print-jobs/%s/reprint" % first.get("id"), {})
+        c.require_status(r, 201)
+        c.expect(r.json.get("reprint_of") == first.get("id") and
+                 r.json.get("bytes") == first.get("bytes") and r.json.get("kind") == "ticket",
+                 "%r" % r.json)
+        done = wait_job(suite, r.json["id"])
+        c.require(done and done.get("state") == "done", "%r" % done)
+        c.expect(scan(page(suite, done)) == huong.get("code"), "the reprint's QR")
+        rows = harness.sqlite(suite.db, "select count(*) from print_job a join print_job b on "
+                              "b.reprint_of = a.id where a.id = %s and a.data = b.data"
+                              % harness.sql_quote(first.get("id")))
+        c.expect(rows[0][0] == "1", "bytes differ: %r" % rows)
+
+    with tap.case("cancel: a waiting job never prints; a finished one cannot be cancelled") as c:
+        switch(suite, "ticket", "PAPER-OUT", True)
+        try:
+            r = post(suite, "/api/v1/print-jobs", {"kind": "test"}, role="lead")
+            c.require_status(r, 201)
+            job = r.json
+            wait_printer(suite, "ticket", "paper_out")
+            r = post(suite, "/api/v1/print-jobs/%s/cancel" % job["id"], {})
+            c.require_status(r, 200)
+            c.expect(r.json.get("state") == "cancelled", "%r" % r.json)
+            r = post(suite, "/api/v1/print-jobs/%s/cancel" % job["id"], {})
+            c.expect(r.status == 409 and r.error_code() == "conflict", r.describe(200))
+        finally:
+            switch(suite, "ticket", "PAPER-OUT", False)
+        wait_printer(suite, "ticket", "ready")
+        time.sleep(1.5)
+        c.expect(not os.path.exists(page(suite, job)), "a cancelled job printed")
+        r = post(suite, "/api/v1/print-jobs/0193b7e4-0000-7000-8000-000000000000/cancel", {})
+        c.expect(r.status == 404 and r.error_code() == "not_found", r.describe(200))
+        r = get(suite, "/api/v1/print-jobs?printer=ticket&limit=3")
+        c.require_status(r, 200)
+        c.expect(len(r.json.get("jobs", [])) == 3 and r.json["jobs"][0]["id"] == job["id"],
+                 "newest first: %r" % [j.get("id") for j in r.json.get("jobs", [])])
+        c.expect(all("data" not in j for j in r.json["jobs"]), "job bytes in a listing")
+
+    with tap.case("printers: only a lead adds or changes them; bodies are checked") as c:
+        r = post(suite, "/api/v1/printers", {"name": "x", "profile": "escpos-58",
+                                             "uri": "file:x.bin", "kinds": ["slip"]})
+        c.expect(r.status == 403 and r.error_code() == "forbidden", r.describe(200))
+        r = post(suite, "/api/v1/print-jobs", {"kind": "test"}, role="pharmacist")
+        c.expect(r.status == 403 and r.error_code() == "forbidden", r.describe(200))
+        for body, field in (({"profile": "escpos-58", "uri": "file:a", "kinds": ["slip"]}, "name"),
+                            ({"name": "Bad Name", "profile": "escpos-58", "uri": "file:a",
+                              "kinds": ["slip"]}, "name"),
+                            ({"name": "p1", "profile": "nope", "uri": "file:a",
+                              "kinds": ["slip"]}, "profile"),
+                            ({"name": "p1", "profile": "escpos-58", "uri": "http://x",
+                              "kinds": ["slip"]}, "uri"),
+                            ({"name": "p1", "profile": "escpos-58", "uri": "serial:tty?baud=9",
+                              "kinds": ["slip"]}, "uri"),
+                            ({"name": "p1", "profile": "escpos-58", "uri": "file:a",
+                              "kinds": ["receipt"]}, "kinds"),
+                            ({"name": "p1", "profile": "escpos-58", "uri": "file:a",
+                              "kinds": "slip"}, "kinds")):
+            r = post(suite, "/api/v1/printers", body, role="lead")
+            c.expect(r.status == 400 and r.error_code() == "invalid" and
+                     r.json["error"].get("field") == field, "%r: %s" % (body, r.describe(200)))
+        r = post(suite, "/api/v1/printers", {"name": "slips", "profile": "escpos-80",
+                                             "uri": "file:slips.bin", "kinds": ["slip", "test"]},
+                 role="lead")
+        c.require_status(r, 201)
+        c.expect(r.json.get("kinds") == "slip,test" and r.json.get("enabled") is True,
+                 "%r" % r.json)
+        r = post(suite, "/api/v1/printers", {"name": "slips", "profile": "escpos-80",
+                                             "uri": "file:slips.bin", "kinds": ["slip"]},
+                 role="lead")
+        c.expect(r.status == 409 and r.error_code() == "exists", r.describe(200))
+        r = post(suite, "/api/v1/print-jobs", {"kind": "test", "printer": "slips"}, role="lead")
+        c.require_status(r, 201)
+        done = wait_job(suite, r.json["id"])
+        c.require(done and done.get("state") == "done", "%r" % done)
+        with open(os.path.join(suite.daemon.data_dir, "slips.bin"), "rb") as f:
+            data = f.read()
+        c.expect(data.startswith(b"\x1b@") and b"mokit test" in data and
+                 len(data) == done.get("bytes"), "file printer got %d bytes" % len(data))
+        r = patch(suite, "/api/v1/printers/slips", {"enabled": False})
+        c.require_status(r, 200)
+        c.expect(r.json.get("enabled") is False, "%r" % r.json)
+        r = patch(suite, "/api/v1/printers/slips", {"name": "other"})
+        c.expect(r.status == 400 and r.json["error"].get("field") == "name", r.describe(200))
+        r = patch(suite, "/api/v1/printers/slips", {"uri": "nope:"})
+        c.expect(r.status == 400 and r.json["error"].get("field") == "uri", r.describe(200))
+        r = patch(suite, "/api/v1/printers/none", {"enabled": True})
+        c.expect(r.status == 404, r.describe(200))
+        r = patch(suite, "/api/v1/printers/slips", {"enabled": True}, role="registrar")
+        c.expect(r.status == 403, r.describe(200))
+        r = suite.client.request("DELETE", "/api/v1/printers/slips", token=suite.token("lead"))
+        c.expect(r.status == 405 and r.header("Allow") == "GET, PATCH", r.describe(200))
+        rows = harness.sqlite(suite.db, "select action from audit where entity = 'printer' and "
+                              "entity_id = 'slips' order by seq")
+        c.expect([x[0] for x in rows] == ["create", "update"], "audit %r" % rows)
+        rows = harness.sqlite(suite.db, "select count(*) from audit where entity = 'print_job' "
+                              "and action in ('reprint', 'cancel')")
+        c.expect(int(rows[0][0]) >= 2, "audit of reprint and cancel: %r" % rows)
+        rows = harness.sqlite(suite.db, "select count(*) from audit where entity = 'print_job' "
+                              "and after like '%data%'")
+        c.expect(rows[0][0] == "0", "job bytes in the audit")

@@ -1,6 +1,7 @@
 # libFuzzer targets for every parser of outside input. `make fuzz` builds them with clang
 # (ASan + UBSan) and runs each for FUZZ_SECONDS on a copy of its seed corpus.
-PKGS := sqlite3 libmicrohttpd jansson libsodium libutf8proc libqrencode libpng freetype2
+PKGS := sqlite3 libmicrohttpd jansson libsodium libutf8proc libqrencode libpng freetype2 \
+        libusb-1.0 libgpiod
 FUZZ_SECONDS ?= 20
 B := build/fuzz
 CC := clang
@@ -9,7 +10,7 @@ FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 LIBS := $(shell pkg-config --libs $(PKGS)) -lm
 SRC := $(wildcard app/common/*.c app/domain/*.c app/store/*.c app/api/body.c app/print/*.c \
          firmware/proto/*.c firmware/core/*.c) build/gen/migrations.c
-TARGETS := cccd code body font sim zpl layout
+TARGETS := cccd code body font sim zpl layout status
 
 .PHONY: run
 run: $(TARGETS:%=$(B)/fuzz_%)

@@ -1,4 +1,5 @@
-/* libFuzzer target: the API's JSON request bodies (registration, reading, campaign, staff). */
+/* libFuzzer target: the API's JSON request bodies (registration, reading, campaign, staff,
+ * printer, print list). */
 #include "../../app/api/body.h"
 #include "../../app/common/err.h"
 
@@ -24,6 +25,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     body_campaign(j, &c, &err);
     struct staff_body s;
     body_staff(j, &s, &err);
+    const char *kinds[2];
+    int n;
+    body_print_list(j, kinds, &n, &err);
+    struct printer_in p;
+    int enabled;
+    char buf[80];
+    body_printer(j, false, &p, &enabled, buf, &err);
+    body_printer(j, true, &p, &enabled, buf, &err);
     json_decref(j);
     return 0;
 }

@@ -473,6 +473,131 @@ static void numbers_and_filters(void **state)
     json_decref(a);
 }
 
+static const char *jstr(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+static void print_queue(void **state)
+{
+    struct fixture *f = *state;
+    json_t *out, *a, *b, *c;
+    char name[64];
+    struct printer_in t = {
+        .name = "ticket", .profile = "escpos-58", .uri = "sim:p/t", .kinds = "ticket,test"};
+    struct printer_in w = {
+        .name = "band", .profile = "zebra-hc100", .uri = "sim:p/b", .kinds = "wristband"};
+    assert_int_equal(store_printer_add(f->st, &cli, &t, &out), MK_OK);
+    assert_string_equal(jstr(out, "state"), "unknown");
+    assert_true(json_is_true(json_object_get(out, "enabled")));
+    json_decref(out);
+    assert_int_equal(store_printer_add(f->st, &cli, &w, &out), MK_OK);
+    json_decref(out);
+    assert_int_equal(store_printer_add(f->st, &cli, &t, &out), MK_EEXIST);
+    struct printer_in bad = {.name = "Bad", .profile = "escpos-58", .uri = "x", .kinds = "ticket"};
+    assert_int_equal(store_printer_add(f->st, &cli, &bad, &out), MK_EINVAL);
+    bad.name = "ok";
+    bad.kinds = "ticket,tickets";
+    assert_int_equal(store_printer_add(f->st, &cli, &bad, &out), MK_EINVAL);
+    /* The printer for a kind matches whole items of the list. */
+    assert_int_equal(store_printer_for(f->st, "ticket", name), MK_OK);
+    assert_string_equal(name, "ticket");
+    assert_int_equal(store_printer_for(f->st, "wristband", name), MK_OK);
+    assert_string_equal(name, "band");
+    assert_int_equal(store_printer_for(f->st, "slip", name), MK_ENOTFOUND);
+    assert_int_equal(store_printer_for(f->st, "tick", name), MK_ENOTFOUND);
+
+    /* Jobs come out in order per printer. */
+    struct job_in j = {.printer = "ticket", .kind = "test", .data = "\x1b@A\n", .len = 4};
+    assert_int_equal(store_job_create(f->st, &cli, &j, &a), MK_OK);
+    j.data = "\x1b@B\n";
+    assert_int_equal(store_job_create(f->st, &cli, &j, &b), MK_OK);
+    struct job_in other = {.printer = "band", .kind = "test", .data = "^XA^XZ", .len = 6};
+    assert_int_equal(store_job_create(f->st, &cli, &other, &c), MK_OK);
+    struct job_in nope = {.printer = "none", .kind = "test", .data = "x", .len = 1};
+    assert_int_equal(store_job_create(f->st, &cli, &nope, &out), MK_ENOTFOUND);
+    nope.printer = "ticket";
+    nope.kind = "receipt";
+    assert_int_equal(store_job_create(f->st, &cli, &nope, &out), MK_EINVAL);
+    nope.kind = "test";
+    nope.len = 0;
+    assert_int_equal(store_job_create(f->st, &cli, &nope, &out), MK_EINVAL);
+
+    struct job next;
+    assert_int_equal(store_job_next(f->st, "ticket", &next), MK_OK);
+    assert_string_equal(next.id, jstr(a, "id"));
+    assert_int_equal(next.len, 4);
+    assert_memory_equal(next.data, "\x1b@A\n", 4);
+    assert_int_equal(next.attempts, 0);
+    free(next.data);
+    /* Sending counts an attempt; a failed send goes back to queued with the error, first in
+     * line still. */
+    assert_int_equal(store_job_mark(f->st, jstr(a, "id"), "sending", NULL), MK_OK);
+    assert_int_equal(store_job_cancel(f->st, &cli, jstr(a, "id"), &out), MK_EBUSY);
+    assert_int_equal(store_job_mark(f->st, jstr(a, "id"), "queued", "printer unplugged"), MK_OK);
+    assert_int_equal(store_job_next(f->st, "ticket", &next), MK_OK);
+    assert_string_equal(next.id, jstr(a, "id"));
+    assert_int_equal(next.attempts, 1);
+    free(next.data);
+    assert_int_equal(store_job_get(f->st, jstr(a, "id"), &out), MK_OK);
+    assert_string_equal(jstr(out, "last_error"), "printer unplugged");
+    assert_int_equal(json_integer_value(json_object_get(out, "bytes")), 4);
+    assert_null(json_object_get(out, "data"));
+    json_decref(out);
+    /* Done: the next one comes up; a finished job cannot change any more. */
+    assert_int_equal(store_job_mark(f->st, jstr(a, "id"), "sending", NULL), MK_OK);
+    assert_int_equal(store_job_mark(f->st, jstr(a, "id"), "done", NULL), MK_OK);
+    assert_int_equal(store_job_mark(f->st, jstr(a, "id"), "sending", NULL), MK_ENOTFOUND);
+    assert_int_equal(store_job_cancel(f->st, &cli, jstr(a, "id"), &out), MK_EINVAL);
+    assert_int_equal(store_job_next(f->st, "ticket", &next), MK_OK);
+    assert_string_equal(next.id, jstr(b, "id"));
+    free(next.data);
+    /* Cancelled: never handed out; the spool cannot mark it sending. */
+    assert_int_equal(store_job_cancel(f->st, &cli, jstr(b, "id"), &out), MK_OK);
+    assert_string_equal(jstr(out, "state"), "cancelled");
+    json_decref(out);
+    assert_int_equal(store_job_mark(f->st, jstr(b, "id"), "sending", NULL), MK_ENOTFOUND);
+    assert_int_equal(store_job_next(f->st, "ticket", &next), MK_ENOTFOUND);
+    /* The other printer's queue is its own. */
+    assert_int_equal(store_job_next(f->st, "band", &next), MK_OK);
+    assert_string_equal(next.id, jstr(c, "id"));
+    free(next.data);
+    /* Reprint: same bytes, a new job at the end of the queue. */
+    assert_int_equal(store_job_reprint(f->st, &cli, jstr(a, "id"), &out), MK_OK);
+    assert_string_equal(jstr(out, "reprint_of"), jstr(a, "id"));
+    assert_string_equal(jstr(out, "state"), "queued");
+    assert_int_equal(store_job_next(f->st, "ticket", &next), MK_OK);
+    assert_string_equal(next.id, jstr(out, "id"));
+    assert_memory_equal(next.data, "\x1b@A\n", 4);
+    free(next.data);
+    json_decref(out);
+    assert_int_equal(store_job_reprint(f->st, &cli, "no-such-job", &out), MK_ENOTFOUND);
+    /* The printer's state and queue length. */
+    assert_int_equal(store_printer_set_state(f->st, "ticket", "paper_out", "out of paper"), MK_OK);
+    assert_int_equal(store_printer_get(f->st, "ticket", &out), MK_OK);
+    assert_string_equal(jstr(out, "state"), "paper_out");
+    assert_string_equal(jstr(out, "last_error"), "out of paper");
+    assert_int_equal(json_integer_value(json_object_get(out, "queued")), 1);
+    json_decref(out);
+    assert_int_equal(store_printer_set_state(f->st, "none", "ready", NULL), MK_ENOTFOUND);
+    /* Disabled printers serve no kind. */
+    assert_int_equal(store_printer_update(f->st, &cli, "ticket", NULL, NULL, 0, &out), MK_OK);
+    json_decref(out);
+    assert_int_equal(store_printer_for(f->st, "ticket", name), MK_ENOTFOUND);
+    /* Audited: printers and jobs made by people; the bytes are not in the audit. */
+    sqlite3 *db = raw_db(f);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM audit WHERE entity = 'printer'"), 3);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM audit WHERE entity = 'print_job'"), 5);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM audit WHERE entity = 'print_job' AND "
+                                "after LIKE '%data%'"),
+                     0);
+    sqlite3_close(db);
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +610,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(bulk_is_all_or_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(full_disk_writes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(numbers_and_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(print_queue, setup, teardown),
     };
     log_threshold = LOG_WARN; /* migrations and new kits are expected here */
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);

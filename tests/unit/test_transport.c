@@ -132,8 +132,7 @@ static void zpl_status(void **state)
                                  "030,0,1,0245,000,0,0,0,000,0,0,0\x03\r\n";
     assert_int_equal(fw_zpl_host_status((const uint8_t *)paused, sizeof paused - 1, &s), FW_OK);
     assert_int_equal(s, FW_PRINTER_OFFLINE);
-    static const char *const bad[] = {"",
-                                      "030,0,0,0245,000,0,0,0,000,0,0,0",
+    static const char *const bad[] = {"", "030,0,0,0245,000,0,0,0,000,0,0,0",
                                       "\x02"
                                       "030,0,0,0245\x03",
                                       "\x02"
@@ -141,7 +140,10 @@ static void zpl_status(void **state)
                                       "\x02"
                                       "030,x,0,0245,000,0,0,0,000,0,0,0\x03",
                                       "\x02"
-                                      "030,0,0,0245,000,0,0,0,000,0,0,0"};
+                                      "030,0,0,0245,000,0,0,0,000,0,0,0",
+                                      /* 13 fields (found by the fuzzer: it wrote past 12) */
+                                      "\x02"
+                                      "03045,000,0,0,0,000,0,,1,0,0245,000,0\x03"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(fw_zpl_host_status((const uint8_t *)bad[i], strlen(bad[i]), &s),
                          FW_EINVAL);
@@ -210,6 +212,10 @@ static void pace_cost(void **state)
     assert_int_equal(fw_pace_cost((const uint8_t *)"\n", 1, 19200, &text),
                      573 + 24 * FW_PACE_DOT_PRINT_US + 6 * FW_PACE_DOT_FEED_US);
     assert_false(text);
+    /* A lone GS or ESC at the end (a job cut short) costs its byte, nothing more (the fuzzer
+     * found this read past the buffer). */
+    assert_int_equal(fw_pace_cost((const uint8_t *)"\x1d", 1, 19200, NULL), 573);
+    assert_int_equal(fw_pace_cost((const uint8_t *)"A\x1b", 2, 19200, NULL), 2 * 573);
     /* No baud (USB): only the printing. */
     assert_int_equal(fw_pace_cost((const uint8_t *)"A\n", 2, 0, NULL),
                      24 * FW_PACE_DOT_PRINT_US + 6 * FW_PACE_DOT_FEED_US);
