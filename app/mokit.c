@@ -960,18 +960,22 @@ static int print_jobs_cmd(int argc, char **argv, const char *help)
 static int cmd_print(int argc, char **argv)
 {
     static const char help[] =
-        "usage: mokit print ticket|wristband --patient CODE [--station TEXT]\n"
-        "                  (--printer NAME [--wait] | [--profile P] (--out FILE.bin | --png "
-        "FILE.png))\n"
+        "usage: mokit print ticket|wristband --patient CODE [--station TEXT] OUTPUT\n"
+        "       mokit print slip --visit ID --to PLACE --reason TEXT [--urgency U]\n"
+        "                        [--doctor NAME] OUTPUT\n"
         "       mokit print test --printer NAME [--wait]\n"
         "       mokit print jobs [--printer NAME] [--limit N]\n"
         "       mokit print reprint|cancel JOB\n"
-        "With --printer the item is queued for that printer and mokitd prints it (--wait: until\n"
-        "it has). With --profile (default escpos-58) it is only laid out: --out writes the exact\n"
-        "printer bytes, --png what the paper would show (the simulated printer).\n"
-        "A ticket is for the patient's visit of today (its queue number).\n";
+        "OUTPUT is --printer NAME [--wait]: queued for that printer, mokitd prints it (--wait:\n"
+        "until it has); or [--profile P] --out FILE.bin and/or --png FILE.png: only laid out\n"
+        "for profile P (default escpos-58), the exact printer bytes or what the paper would\n"
+        "show (the simulated printer).\n"
+        "A ticket is for the patient's visit of today (its queue number). A referral slip\n"
+        "lists the visit's last reading of each kind; --urgency is routine (default), soon or\n"
+        "urgent.\n";
     struct opt o[] = {{"patient", 1, 0}, {"profile", 1, 0}, {"station", 1, 0}, {"out", 1, 0},
-                      {"png", 1, 0},     {"printer", 1, 0}, {"wait", 0, 0}};
+                      {"png", 1, 0},     {"printer", 1, 0}, {"wait", 0, 0},    {"visit", 1, 0},
+                      {"to", 1, 0},      {"reason", 1, 0},  {"urgency", 1, 0}, {"doctor", 1, 0}};
     const int n = sizeof o / sizeof o[0];
     const char *pos[1];
     int npos, rc;
@@ -982,23 +986,34 @@ static int cmd_print(int argc, char **argv)
     const char *kind = argc >= 3 ? argv[2] : "";
     if (!strcmp(kind, "jobs") || !strcmp(kind, "reprint") || !strcmp(kind, "cancel"))
         return print_jobs_cmd(argc, argv, help);
-    bool test = !strcmp(kind, "test");
+    bool test = !strcmp(kind, "test"), slip = !strcmp(kind, "slip");
     const char *printer = NULL;
-    if ((!test && strcmp(kind, "ticket") != 0 && strcmp(kind, "wristband") != 0) ||
+    if ((!test && !slip && strcmp(kind, "ticket") != 0 && strcmp(kind, "wristband") != 0) ||
         parse_opts(argc, argv, 3, o, n, pos, 0, &npos) != 0) {
         fputs(help, stderr);
         return EXIT_USAGE;
     }
     printer = opt_get(o, n, "printer");
     bool outputs = opt_get(o, n, "out") || opt_get(o, n, "png");
-    if ((test && (!printer || opt_get(o, n, "patient"))) || (!test && !opt_get(o, n, "patient")) ||
+    bool slip_opts = opt_get(o, n, "visit") || opt_get(o, n, "to") || opt_get(o, n, "reason") ||
+                     opt_get(o, n, "urgency") || opt_get(o, n, "doctor");
+    if ((test && (!printer || opt_get(o, n, "patient"))) ||
+        (!test && !slip && !opt_get(o, n, "patient")) || (!slip && slip_opts) ||
+        (slip && (opt_get(o, n, "patient") || opt_get(o, n, "station") || !opt_get(o, n, "visit") ||
+                  !opt_get(o, n, "to") || !opt_get(o, n, "reason"))) ||
         (printer && (outputs || opt_get(o, n, "profile"))) || (!printer && !outputs) ||
         (!printer && opt_get(o, n, "wait"))) {
         fputs(help, stderr);
         return EXIT_USAGE;
     }
-    char code[CODE_LEN + 1];
-    if (!test && check_code_arg(opt_get(o, n, "patient"), code) != MK_OK)
+    const char *urgency = opt_get(o, n, "urgency");
+    if (urgency && strcmp(urgency, "routine") != 0 && strcmp(urgency, "soon") != 0 &&
+        strcmp(urgency, "urgent") != 0) {
+        fprintf(stderr, "mokit: --urgency is routine, soon or urgent\n");
+        return EXIT_INVALID;
+    }
+    char code[CODE_LEN + 1] = "";
+    if (!test && !slip && check_code_arg(opt_get(o, n, "patient"), code) != MK_OK)
         return EXIT_INVALID;
     const struct fw_profile *prof = NULL;
     if (!printer) {
@@ -1024,9 +1039,14 @@ static int cmd_print(int argc, char **argv)
         return rc;
     }
     struct print_req r = {.kind = kind,
-                          .patient = test ? NULL : code,
+                          .patient = test || slip ? NULL : code,
                           .printer = printer,
-                          .station = opt_get(o, n, "station")};
+                          .station = opt_get(o, n, "station"),
+                          .visit = opt_get(o, n, "visit"),
+                          .destination = opt_get(o, n, "to"),
+                          .reason = opt_get(o, n, "reason"),
+                          .urgency = urgency,
+                          .doctor = opt_get(o, n, "doctor")};
     char msg[300] = "", pid[64], vid[64];
     struct fw_buf b;
     fw_buf_init(&b);
@@ -1046,7 +1066,7 @@ static int cmd_print(int argc, char **argv)
     } else {
         rc = print_outputs(&b, prof, names, font_a, opt_get(o, n, "out"), opt_get(o, n, "png"));
         if (rc == 0 && !json_output)
-            printf("%s for %s on %s: %zu bytes\n", kind, code, prof->name, b.len);
+            printf("%s for %s on %s: %zu bytes\n", kind, slip ? r.visit : code, prof->name, b.len);
     }
     store_close(st);
     json_decref(job);

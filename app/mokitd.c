@@ -211,7 +211,7 @@ static int demo_printers(struct store *st)
         {.name = "ticket",
          .profile = "escpos-58",
          .uri = "sim:prints/ticket",
-         .kinds = "ticket,test"},
+         .kinds = "ticket,slip,test"},
         {.name = "band", .profile = "zebra-hc100", .uri = "sim:prints/band", .kinds = "wristband"},
     };
     const struct actor system = {.staff_id = NULL, .label = "system"};

@@ -729,26 +729,60 @@ static enum MHD_Result print_jobs_post(struct ctx *c, json_t *obj)
     const char *kind, *raw, *printer, *station;
     char code[CODE_LEN + 1], msg[300] = "";
     enum MHD_Result ret;
+    const char *visit, *to, *reason, *urgency;
     if (body_opt_string(obj, "kind", &kind, &err) != MK_OK ||
         body_opt_string(obj, "patient", &raw, &err) != MK_OK ||
         body_opt_string(obj, "printer", &printer, &err) != MK_OK ||
-        body_opt_string(obj, "station", &station, &err) != MK_OK)
+        body_opt_string(obj, "station", &station, &err) != MK_OK ||
+        body_opt_string(obj, "visit", &visit, &err) != MK_OK ||
+        body_opt_string(obj, "to", &to, &err) != MK_OK ||
+        body_opt_string(obj, "reason", &reason, &err) != MK_OK ||
+        body_opt_string(obj, "urgency", &urgency, &err) != MK_OK)
         return send_body_error(c->conn, &err);
     if (!print_kind_valid(kind))
-        return send_error_extra(c->conn, 400, "invalid", "kind must be ticket, wristband or test",
-                                "kind", NULL, NULL);
-    if (strcmp(kind, "test") != 0 && !raw)
+        return send_error_extra(c->conn, 400, "invalid",
+                                "kind must be ticket, wristband, slip or test", "kind", NULL, NULL);
+    bool slip = !strcmp(kind, "slip");
+    if (slip) {
+        const char *role = json_string_value(json_object_get(c->staff, "role"));
+        if (!role || (strcmp(role, "doctor") != 0 && strcmp(role, "lead") != 0))
+            return send_error(c->conn, 403, "forbidden", "a referral slip is a doctor's");
+        const char *missing = !visit                  ? "visit"
+                              : !to || !to[0]         ? "to"
+                              : !reason || !reason[0] ? "reason"
+                                                      : NULL;
+        if (missing)
+            return send_error_extra(c->conn, 400, "invalid",
+                                    "a slip needs visit, to (where) and reason", missing, NULL,
+                                    NULL);
+        if ((to && strlen(to) > 300) || (reason && strlen(reason) > 300))
+            return send_error_extra(c->conn, 400, "invalid", "to and reason are at most 300 bytes",
+                                    strlen(to) > 300 ? "to" : "reason", NULL, NULL);
+        if (urgency && strcmp(urgency, "routine") != 0 && strcmp(urgency, "soon") != 0 &&
+            strcmp(urgency, "urgent") != 0)
+            return send_error_extra(c->conn, 400, "invalid",
+                                    "urgency must be routine, soon or urgent", "urgency", NULL,
+                                    NULL);
+    } else if (strcmp(kind, "test") != 0 && !raw) {
         return send_error_extra(c->conn, 400, "invalid", "patient (a patient code) is required",
                                 "patient", NULL, NULL);
-    if (raw && parse_code(c, raw, code, &ret) != 0)
+    }
+    if (raw && !slip && parse_code(c, raw, code, &ret) != 0)
         return ret;
     if (station && strlen(station) > 200)
         return send_error_extra(c->conn, 400, "invalid", "station is longer than 200 bytes",
                                 "station", NULL, NULL);
     if (need_font(c, &ret) != 0)
         return ret;
-    struct print_req r = {
-        .kind = kind, .patient = raw ? code : NULL, .printer = printer, .station = station};
+    struct print_req r = {.kind = kind,
+                          .patient = raw && !slip ? code : NULL,
+                          .printer = printer,
+                          .station = station,
+                          .visit = visit,
+                          .destination = to,
+                          .reason = reason,
+                          .urgency = urgency,
+                          .doctor = json_string_value(json_object_get(c->staff, "name"))};
     json_t *job;
     int rc = print_enqueue(c->api->st, &c->actor, c->api->font, &r, &job, msg, sizeof msg);
     if (rc != MK_OK)

@@ -50,3 +50,52 @@ int obs_validate(const struct obs_kind *k, const struct obs_values *v, char *msg
     }
     return MK_OK;
 }
+
+/* A value as people write it in Vietnam: whole numbers bare, else one decimal after a comma. */
+static void number_vi(double v, char out[32])
+{
+    double r = floor(v * 10 + 0.5) / 10;
+    if (fabs(r - floor(r)) < 1e-9)
+        snprintf(out, 32, "%.0f", r);
+    else {
+        snprintf(out, 32, "%.1f", r);
+        char *dot = strchr(out, '.');
+        if (dot)
+            *dot = ',';
+    }
+}
+
+size_t obs_describe(const struct obs_kind *k, const double values[], const int present[], char *out,
+                    size_t cap)
+{
+    static const struct {
+        const char *code, *label, *unit;
+    } words[] = {
+        {"bp", "Huyết áp", "mmHg"},
+        {"pulse", "Mạch", "lần/phút"},
+        {"spo2", "SpO2", "%"},
+        {"weight", "Cân nặng", "kg"},
+        {"height", "Chiều cao", "cm"},
+        {"temp", "Nhiệt độ", "°C"},
+        {"glucose", "Đường huyết", "mmol/L"},
+        {"waist", "Vòng eo", "cm"},
+    };
+    char a[32], b[32];
+    int n = -1;
+    if (!k || cap == 0 || !present[0])
+        return 0;
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        if (strcmp(words[i].code, k->code) != 0)
+            continue;
+        number_vi(values[0], a);
+        if (!strcmp(k->code, "bp")) {
+            if (!present[1])
+                return 0;
+            number_vi(values[1], b);
+            n = snprintf(out, cap, "%s %s/%s %s", words[i].label, a, b, words[i].unit);
+        } else {
+            n = snprintf(out, cap, "%s %s %s", words[i].label, a, words[i].unit);
+        }
+    }
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}

@@ -28,3 +28,9 @@ struct obs_values {
 /* Checks values against the kind: required components present, each in range, and for blood
  * pressure diastolic below systolic. 0, or MK_ERANGE / MK_EINVAL with a sentence in msg. */
 int obs_validate(const struct obs_kind *k, const struct obs_values *v, char *msg, size_t msglen);
+
+/* A reading in words for a referral slip, in Vietnamese with a decimal comma:
+ * "Huyết áp 165/100 mmHg", "Đường huyết 11,2 mmol/L". values[i] belongs to k->comp[i]. The
+ * number of bytes written (without the NUL), or 0 when a required value is missing. */
+size_t obs_describe(const struct obs_kind *k, const double values[], const int present[], char *out,
+                    size_t cap);

@@ -3,6 +3,7 @@
 #include "../common/err.h"
 #include "../common/util.h"
 #include "../domain/date.h"
+#include "../domain/obs.h"
 #include "fw_printer.h"
 
 #include <stdarg.h>
@@ -29,7 +30,102 @@ static const char *str(json_t *o, const char *key)
 
 bool print_kind_valid(const char *kind)
 {
-    return kind && (!strcmp(kind, "ticket") || !strcmp(kind, "wristband") || !strcmp(kind, "test"));
+    return kind && (!strcmp(kind, "ticket") || !strcmp(kind, "wristband") ||
+                    !strcmp(kind, "slip") || !strcmp(kind, "test"));
+}
+
+/* The findings of a visit: the last reading of each kind, in the order of obs_kinds. The
+ * strings live in text[][]. */
+static int findings(json_t *observations, char text[SLIP_MAX_FINDINGS][96],
+                    const char *out[SLIP_MAX_FINDINGS])
+{
+    int n = 0;
+    for (size_t k = 0; k < obs_kinds_count && n < SLIP_MAX_FINDINGS; k++) {
+        const struct obs_kind *kind = &obs_kinds[k];
+        json_t *last = NULL, *o;
+        size_t i;
+        json_array_foreach(observations, i, o)
+        {
+            if (!strcmp(str(o, "code"), kind->code))
+                last = o;
+        }
+        if (!last)
+            continue;
+        double v[OBS_MAX_COMPONENTS] = {0};
+        int present[OBS_MAX_COMPONENTS] = {0};
+        json_t *values = json_object_get(last, "values");
+        for (int c = 0; c < kind->ncomp; c++) {
+            json_t *x = json_object_get(values, kind->comp[c]);
+            if (json_is_number(x)) {
+                v[c] = json_number_value(x);
+                present[c] = 1;
+            }
+        }
+        if (obs_describe(kind, v, present, text[n], sizeof text[n]) > 0) {
+            out[n] = text[n];
+            n++;
+        }
+    }
+    return n;
+}
+
+static int layout_err(int rc, const char *kind, const struct fw_profile *p, char *err,
+                      size_t errlen)
+{
+    if (rc == FW_EINVAL)
+        return fail(err, errlen, MK_EINVAL, "the %s does not fit printer profile %s", kind,
+                    p->name);
+    return fail(err, errlen, rc == FW_ENOMEM ? MK_ENOMEM : MK_EIO, "laying out the %s: %s", kind,
+                fw_strerror(rc));
+}
+
+static int slip_layout(struct store *st, const struct print_req *r, const struct fw_profile *p,
+                       struct fw_font *font, struct fw_buf *out, char patient_id[64],
+                       char visit_id[64], const char *when, char *err, size_t errlen)
+{
+    if (p->language != FW_LANG_ESCPOS)
+        return fail(err, errlen, MK_EINVAL,
+                    "referral slips are for ESC/POS receipt printers: %s is a ZPL band printer",
+                    p->name);
+    if (!r->visit || !r->destination || !r->destination[0] || !r->reason || !r->reason[0])
+        return fail(err, errlen, MK_EINVAL, "a slip needs the visit, where to and why");
+    enum slip_urgency urgency = SLIP_ROUTINE;
+    if (r->urgency && !strcmp(r->urgency, "soon"))
+        urgency = SLIP_SOON;
+    else if (r->urgency && !strcmp(r->urgency, "urgent"))
+        urgency = SLIP_URGENT;
+    else if (r->urgency && strcmp(r->urgency, "routine") != 0)
+        return fail(err, errlen, MK_EINVAL, "urgency must be routine, soon or urgent");
+    json_t *visit = NULL, *campaign = NULL;
+    int rc = store_visit_get(st, r->visit, &visit);
+    if (rc == MK_ENOTFOUND)
+        return fail(err, errlen, rc, "no such visit");
+    if (rc != MK_OK)
+        return fail(err, errlen, rc, "reading the visit: %s", mk_strerror(rc));
+    if (store_campaign_get(st, str(visit, "campaign"), &campaign) != MK_OK)
+        campaign = json_object();
+    json_t *pat = json_object_get(visit, "patient");
+    char text[SLIP_MAX_FINDINGS][96];
+    struct slip s = {
+        .code = str(pat, "code"),
+        .name = str(pat, "name"),
+        .female = !strcmp(str(pat, "sex"), "female"),
+        .birth_year = (int)json_integer_value(json_object_get(pat, "birth_year")),
+        .hospital = str(campaign, "hospital"),
+        .campaign = str(campaign, "name"),
+        .destination = r->destination,
+        .reason = r->reason,
+        .urgency = urgency,
+        .doctor = r->doctor,
+        .when = when,
+    };
+    s.nfindings = findings(json_object_get(visit, "observations"), text, s.findings);
+    snprintf(patient_id, 64, "%s", str(pat, "id"));
+    snprintf(visit_id, 64, "%s", str(visit, "id"));
+    int lrc = layout_slip(&s, p, font, out);
+    json_decref(visit);
+    json_decref(campaign);
+    return lrc == FW_OK ? MK_OK : layout_err(lrc, "slip", p, err, errlen);
 }
 
 static void local_when(char out[32])
@@ -55,16 +151,6 @@ static json_t *visit_today(json_t *visits)
     return NULL;
 }
 
-static int layout_err(int rc, const char *kind, const struct fw_profile *p, char *err,
-                      size_t errlen)
-{
-    if (rc == FW_EINVAL)
-        return fail(err, errlen, MK_EINVAL, "the %s does not fit printer profile %s", kind,
-                    p->name);
-    return fail(err, errlen, rc == FW_ENOMEM ? MK_ENOMEM : MK_EIO, "laying out the %s: %s", kind,
-                fw_strerror(rc));
-}
-
 int print_layout(struct store *st, const struct print_req *r, const char *printer,
                  const struct fw_profile *p, struct fw_font *font, struct fw_buf *out,
                  char patient_id[64], char visit_id[64], char *err, size_t errlen)
@@ -72,8 +158,10 @@ int print_layout(struct store *st, const struct print_req *r, const char *printe
     char when[32];
     patient_id[0] = visit_id[0] = '\0';
     if (!print_kind_valid(r->kind))
-        return fail(err, errlen, MK_EINVAL, "kind must be ticket, wristband or test");
+        return fail(err, errlen, MK_EINVAL, "kind must be ticket, wristband, slip or test");
     local_when(when);
+    if (!strcmp(r->kind, "slip"))
+        return slip_layout(st, r, p, font, out, patient_id, visit_id, when, err, errlen);
     if (!strcmp(r->kind, "test")) {
         struct test_page t = {.printer = printer ? printer : p->name, .when = when};
         int rc = layout_test_page(&t, p, font, out);
@@ -145,7 +233,7 @@ int print_enqueue(struct store *st, const struct actor *a, struct fw_font *font,
 {
     char name[64], patient_id[64], visit_id[64];
     if (!print_kind_valid(r->kind))
-        return fail(err, errlen, MK_EINVAL, "kind must be ticket, wristband or test");
+        return fail(err, errlen, MK_EINVAL, "kind must be ticket, wristband, slip or test");
     if (r->printer) {
         snprintf(name, sizeof name, "%s", r->printer);
     } else {

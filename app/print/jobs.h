@@ -8,18 +8,22 @@
 #include <jansson.h>
 
 struct print_req {
-    const char *kind;    /* "ticket", "wristband" or "test" */
+    const char *kind;    /* "ticket", "wristband", "slip" or "test" */
     const char *patient; /* patient code (parsed): ticket and wristband */
     const char *printer; /* NULL: the first enabled printer for kind */
     const char *station; /* ticket: where to go next, may be NULL */
+    /* slip: the visit (its patient and readings), where to and why, how urgent ("routine",
+     * "soon", "urgent"; NULL is routine), the referring doctor (may be NULL) */
+    const char *visit, *destination, *reason, *urgency, *doctor;
 };
 
 /* The kinds print_layout() lays out. */
 bool print_kind_valid(const char *kind);
 
 /* Lays out r for profile p into out: reads the patient and, for a ticket, the patient's visit
- * of today (the queue number). printer names the printer on a test page. *patient_id and
- * *visit_id (64 bytes each) get the ids the job is about ("" when none). MK_ENOTFOUND (no such
+ * of today (the queue number); for a slip the visit r->visit with its readings (the last of each
+ * kind become the findings) and its campaign. printer names the printer on a test page. *patient_id
+ * and *visit_id (64 bytes each) get the ids the job is about ("" when none). MK_ENOTFOUND (no such
  * patient, or no visit today for a ticket: err says which), MK_EINVAL (the kind does not suit
  * the profile, or it does not fit: err says), MK_EIO (fonts missing), a store error. */
 int print_layout(struct store *st, const struct print_req *r, const char *printer,

@@ -441,3 +441,106 @@ int layout_test_page(const struct test_page *t, const struct fw_profile *p, stru
     finish(out, p);
     return rc != FW_OK ? rc : fw_buf_error(out);
 }
+
+/* ---- referral slips ---- */
+
+/* Text over up to max_lines lines, wrapped at spaces; the last line is cut, visibly. */
+static int paragraph(struct fw_buf *b, const struct fw_profile *p, struct fw_font *font,
+                     const char *s, int px, int max_lines)
+{
+    char clean[MAX_CHARS * 4 + 8];
+    printable(font, s, clean, sizeof clean);
+    char *rest = clean;
+    int rc = FW_OK;
+    for (int n = 1; *rest; n++) {
+        bool plain = ascii(rest);
+        long at = n == max_lines ? 0
+                  : plain        ? wrap_columns(rest, (size_t)p->dots_per_line / FONT_A_DOTS)
+                                 : wrap_point(font, rest, px, p->dots_per_line, &rc);
+        if (rc != FW_OK)
+            return rc;
+        if (at <= 0) /* fits, the last line, or one word too long: cut */
+            return clean_line(b, p, font, rest, px);
+        rest[at] = '\0';
+        rc = clean_line(b, p, font, rest, px);
+        if (rc != FW_OK)
+            return rc;
+        rest += at + 1;
+    }
+    return rc;
+}
+
+/* "Label: value" as a paragraph; nothing when the value is empty. */
+static int field(struct fw_buf *b, const struct fw_profile *p, struct fw_font *font,
+                 const char *label, const char *value, int px, int max_lines)
+{
+    char text[MAX_CHARS * 4 + 64];
+    if (!value || !value[0])
+        return FW_OK;
+    snprintf(text, sizeof text, "%s: %s", label, value);
+    return paragraph(b, p, font, text, px, max_lines);
+}
+
+int layout_slip(const struct slip *s, const struct fw_profile *p, struct fw_font *font,
+                struct fw_buf *out)
+{
+    char text[MAX_CHARS * 4 + 64];
+    if (p->language != FW_LANG_ESCPOS || !s->code || !s->code[0] || !ascii(s->code) ||
+        !s->destination || !s->destination[0] || !s->reason || !s->reason[0] || s->nfindings < 0 ||
+        s->nfindings > SLIP_MAX_FINDINGS)
+        return FW_EINVAL;
+    fw_escpos_init(out);
+    if (p->busy_line)
+        fw_escpos_busy_enable(out);
+    fw_escpos_align(out, FW_ALIGN_CENTER);
+    int rc = paragraph(out, p, font, s->hospital, SMALL_PX, 2);
+    if (rc == FW_OK)
+        rc = paragraph(out, p, font, s->campaign, SMALL_PX, 2);
+    if (rc == FW_OK) {
+        feed(out, 12);
+        rc = line(out, p, font, "GIẤY CHUYỂN KHÁM", 32);
+    }
+    if (rc == FW_OK && s->urgency == SLIP_URGENT)
+        rc = line(out, p, font, "KHẨN", 56);
+    else if (rc == FW_OK)
+        rc = line(out, p, font,
+                  s->urgency == SLIP_SOON ? "Mức độ: sớm (trong 7 ngày)" : "Mức độ: thường",
+                  SMALL_PX + 4);
+    feed(out, 12);
+    fw_escpos_align(out, FW_ALIGN_LEFT);
+    if (rc == FW_OK)
+        rc = field(out, p, font, "Họ tên", s->name, NAME_PX, 2);
+    if (rc == FW_OK) {
+        if (s->birth_year > 0)
+            snprintf(text, sizeof text, "Năm sinh: %d, %s", s->birth_year,
+                     s->female ? "Nữ" : "Nam");
+        else
+            snprintf(text, sizeof text, "Giới: %s", s->female ? "Nữ" : "Nam");
+        rc = line(out, p, font, text, SMALL_PX + 4);
+    }
+    if (rc == FW_OK && s->nfindings > 0)
+        rc = line(out, p, font, "Kết quả khám:", SMALL_PX + 4);
+    for (int i = 0; rc == FW_OK && i < s->nfindings; i++) {
+        snprintf(text, sizeof text, "- %s", s->findings[i] ? s->findings[i] : "");
+        rc = paragraph(out, p, font, text, SMALL_PX + 4, 2);
+    }
+    if (rc == FW_OK)
+        rc = field(out, p, font, "Chuyển đến", s->destination, SMALL_PX + 4, 3);
+    if (rc == FW_OK)
+        rc = field(out, p, font, "Lý do", s->reason, SMALL_PX + 4, 4);
+    if (rc == FW_OK)
+        rc = field(out, p, font, "Ngày", s->when, SMALL_PX + 4, 1);
+    if (rc == FW_OK)
+        rc = field(out, p, font, "Bác sĩ", s->doctor, SMALL_PX + 4, 2);
+    if (rc == FW_OK) {
+        rc = line(out, p, font, "Ký tên:", SMALL_PX + 4);
+        feed(out, 72); /* room to sign */
+    }
+    fw_escpos_align(out, FW_ALIGN_CENTER);
+    if (rc == FW_OK)
+        rc = qr(out, p, s->code, p->native_qr ? 4 : p->baud ? 3 : 4);
+    if (rc == FW_OK)
+        grouped_code(out, p, s->code);
+    finish(out, p);
+    return rc != FW_OK ? rc : fw_buf_error(out);
+}

@@ -50,3 +50,33 @@ struct test_page {
  * code holding "MOKIT-TEST", in the printer's language. */
 int layout_test_page(const struct test_page *t, const struct fw_profile *p, struct fw_font *font,
                      struct fw_buf *out);
+
+/* ---- referral slips ---- */
+
+#define SLIP_MAX_FINDINGS 8
+
+enum slip_urgency { SLIP_ROUTINE, SLIP_SOON, SLIP_URGENT };
+
+struct slip {
+    const char *code; /* patient code: the QR the hospital scans */
+    const char *name; /* NFC */
+    bool female;
+    int birth_year;
+    const char *hospital;                    /* the organising hospital (header), may be NULL */
+    const char *campaign;                    /* campaign name */
+    const char *findings[SLIP_MAX_FINDINGS]; /* "Huyết áp 165/100 mmHg", ... */
+    int nfindings;
+    const char *destination; /* where the resident is referred */
+    const char *reason;
+    enum slip_urgency urgency;
+    const char *doctor; /* the referring doctor, may be NULL */
+    const char *when;   /* "22/11/2026 08:20" */
+};
+
+/* A referral slip in Vietnamese for a receipt printer: header, "GIẤY CHUYỂN KHÁM", the
+ * urgency (an urgent referral in large letters), the patient, the findings, destination and
+ * reason (wrapped over several lines, the last cut with "…"), date, doctor, a space to sign,
+ * and the QR of the patient code. FW_EINVAL for a ZPL profile, a missing code, destination or
+ * reason. */
+int layout_slip(const struct slip *s, const struct fw_profile *p, struct fw_font *font,
+                struct fw_buf *out);

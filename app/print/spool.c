@@ -101,7 +101,8 @@ static const char *failure_state(int rc)
 }
 
 /* Opens the printer when needed and asks how it is. 0 when a job may go, else the ms to wait
- * (the state is reported). *connected says whether it answered at all. */
+ * (the state is reported). A printer that cannot report (no return channel) stays "ready"
+ * once it has taken a job, else it is "connected". */
 static long long check(struct worker *w, struct store *st, const struct fw_profile *p,
                        struct fw_printer **pr, int *fails)
 {

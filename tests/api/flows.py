@@ -214,7 +214,7 @@ def fixture_patient_and_visit(suite):
 
 def run_all(suite):
     for flow in (flow_nfc, flow_duplicate, flow_likely_duplicate, flow_search, flow_visits,
-                 flow_observations, flow_campaigns, flow_staff, flow_printing, flow_logout,
+                 flow_observations, flow_campaigns, flow_staff, flow_printing, flow_slip, flow_logout,
                  flow_status,
                  flow_audit, flow_busy, flow_second_instance, flow_fresh_kit, flow_lockout):
         flow(suite)
@@ -1259,3 +1259,49 @@ def flow_printing(suite):
         rows = harness.sqlite(suite.db, "select count(*) from audit where entity = 'print_job' "
                               "and after like '%data%'")
         c.expect(rows[0][0] == "0", "job bytes in the audit")
+
+
+def flow_slip(suite):
+    tap = suite.tap
+    huong = suite.vars.get("print_patient") or {}
+    visit = (huong.get("visit") or {}).get("id", "")
+    with tap.case("a doctor prints an urgent referral slip: the visit's readings on it, the QR "
+                  "scans") as c:
+        r = post(suite, "/api/v1/visits/%s/observations" % visit,
+                 {"code": "bp", "values": {"systolic": 172, "diastolic": 104}}, role="nurse")
+        c.require_status(r, 201)
+        body = {"kind": "slip", "visit": visit, "to": "Bệnh viện Đa khoa tỉnh Lào Cai",
+                "reason": "Tăng huyết áp độ 2", "urgency": "urgent"}
+        r = post(suite, "/api/v1/print-jobs", body, role="doctor")
+        c.require_status(r, 201)
+        c.expect(r.json.get("kind") == "slip" and r.json.get("printer") == "ticket" and
+                 r.json.get("visit_id") == visit and r.json.get("patient") == huong.get("code"),
+                 "%r" % r.json)
+        done = wait_job(suite, r.json["id"])
+        c.require(done and done.get("state") == "done", "%r" % done)
+        c.expect(scan(page(suite, done)) == huong.get("code"), "the slip's QR")
+        data = harness.sqlite(suite.db, "select hex(data) from print_job where id = %s"
+                              % harness.sql_quote(done["id"]))[0][0]
+        c.expect(len(data) > 2000, "a slip of %d bytes" % (len(data) // 2))
+    with tap.case("referral slips: doctors and leads only; visit, to and reason required") as c:
+        body = {"kind": "slip", "visit": visit, "to": "Trạm y tế", "reason": "Theo dõi"}
+        for role in ("registrar", "nurse"):
+            r = post(suite, "/api/v1/print-jobs", body, role=role)
+            c.expect(r.status == 403 and r.error_code() == "forbidden", "%s: %s"
+                     % (role, r.describe(200)))
+        for missing in ("visit", "to", "reason"):
+            b = dict(body)
+            del b[missing]
+            r = post(suite, "/api/v1/print-jobs", b, role="doctor")
+            c.expect(r.status == 400 and r.json["error"].get("field") == missing,
+                     "without %s: %s" % (missing, r.describe(200)))
+        for bad, status, field in (({"urgency": "now"}, 400, "urgency"),
+                                   ({"to": "x" * 301}, 400, "to"),
+                                   ({"visit": "no-such-visit"}, 404, None),
+                                   ({"printer": "band"}, 400, None)):
+            b = dict(body)
+            b.update(bad)
+            r = post(suite, "/api/v1/print-jobs", b, role="lead")
+            c.expect(r.status == status and (field is None or
+                                             r.json["error"].get("field") == field),
+                     "%r: %s" % (bad, r.describe(200)))

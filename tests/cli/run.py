@@ -242,6 +242,42 @@ def test_daemon(d):
     rc, _, err = mokit(d, "print", "ticket", "--patient", code, "--profile", "zebra-hc100",
                        "--out", out)
     check("a ticket for a ZPL wristband printer: exit 2", rc == 2 and "ESC/POS" in err, err)
+    slip = os.path.join(d, "slip.png")
+    rc, _, err = mokit(d, "print", "slip", "--visit", visit["id"], "--to", "Bệnh viện tỉnh",
+                       "--reason", "Tăng huyết áp", "--urgency", "soon", "--doctor",
+                       "Bs. Nam", "--png", slip, "--out", out)
+    z = subprocess.run(["zbarimg", "--quiet", "--nodbus", "--raw", "-Sbinary", slip],
+                       capture_output=True, timeout=30)
+    check("print slip --visit: a referral slip whose QR scans back to the patient code",
+          rc == 0 and open(out, "rb").read().startswith(b"\x1b@") and
+          z.stdout.decode(errors="replace").strip() == code, err)
+    rc, _, err = mokit(d, "print", "slip", "--visit", visit["id"], "--to", "X", "--reason",
+                       "Y", "--urgency", "now", "--png", slip)
+    check("print slip --urgency now: exit 2", rc == 2 and "urgency" in err, err)
+    rc, _, err = mokit(d, "print", "slip", "--visit", visit["id"], "--png", slip)
+    check("print slip without --to and --reason: usage, exit 1", rc == 1, err)
+    rc, _, err = mokit(d, "print", "slip", "--visit", "nope", "--to", "X", "--reason", "Y",
+                       "--png", slip)
+    check("print slip for an unknown visit: exit 2", rc == 2 and "no such visit" in err, err)
+    # The queue from the command line: a printer, a job, its listing (mokitd is stopped, so
+    # the job waits: nothing is lost).
+    rc, _, err = mokit(d, "printer", "add", "desk", "--profile", "escpos-58", "--uri",
+                       "file:desk.bin", "--kinds", "ticket,test")
+    check("printer add", rc == 0, err)
+    rc, _, err = mokit(d, "printer", "add", "desk2", "--profile", "escpos-58", "--uri",
+                       "serial:ttyS0", "--kinds", "ticket")
+    check("printer add with a relative serial path: exit 2, says why",
+          rc == 2 and "absolute" in err, err)
+    rc, so, err = mokit(d, "--json", "print", "test", "--printer", "desk")
+    job = json.loads(so) if rc == 0 else {}
+    check("print test --printer queues a job", rc == 0 and job.get("state") == "queued", err)
+    rc, so, err = mokit(d, "--json", "printer", "list")
+    desk = [p for p in json.loads(so) if p["name"] == "desk"] if rc == 0 else []
+    check("printer list shows it waiting", desk and desk[0]["queued"] == 1, so)
+    rc, so, err = mokit(d, "--json", "print", "cancel", job.get("id", "-"))
+    check("print cancel", rc == 0 and json.loads(so).get("state") == "cancelled", err)
+    rc, so, err = mokit(d, "print", "cancel", job.get("id", "-"))
+    check("print cancel again: exit 2", rc == 2 and "finished" in err, err)
     rc, so, _ = mokit(d, "--json", "printer", "profiles")
     names = [x["name"] for x in json.loads(so)] if rc == 0 else []
     check("printer profiles names the five profiles", names == ["escpos-58", "escpos-80",

@@ -267,6 +267,126 @@ static void awkward_inputs(void **state)
     fw_buf_free(&b);
 }
 
+/* The referral slip: golden bytes per receipt profile, whole on paper (the simulator accepts
+ * every byte), the QR scans back to the code; long texts wrap and stop, never overflow. */
+static const struct slip reference_slip = {
+    .code = "K7Q2MX4P9RTS",
+    .name = "Nguyễn Thị Hương",
+    .female = true,
+    .birth_year = 1961,
+    .hospital = "Bệnh viện Đa khoa tỉnh Lào Cai",
+    .campaign = "Khám sàng lọc miễn phí xã Tả Van",
+    .findings = {"Huyết áp 172/104 mmHg", "Đường huyết 11,2 mmol/L"},
+    .nfindings = 2,
+    .destination = "Bệnh viện Đa khoa tỉnh Lào Cai, khoa Tim mạch",
+    .reason = "Tăng huyết áp độ 2 chưa điều trị",
+    .urgency = SLIP_URGENT,
+    .doctor = "Bs. Hoàng Văn Nam",
+    .when = "22/11/2026 10:40",
+};
+
+static void slips(void **state)
+{
+    (void)state;
+    int done = 0;
+    for (size_t i = 0; i < fw_profiles_count; i++) {
+        const struct fw_profile *p = &fw_profiles[i];
+        struct fw_buf b;
+        fw_buf_init(&b);
+        int rc = layout_slip(&reference_slip, p, names, &b);
+        if (p->language == FW_LANG_ZPL) {
+            assert_int_equal(rc, FW_EINVAL);
+            fw_buf_free(&b);
+            continue;
+        }
+        assert_int_equal(rc, FW_OK);
+        char file[64];
+        snprintf(file, sizeof file, "slip-%s.bin", p->name);
+        golden(file, &b);
+        struct fw_bitmap paper;
+        char err[160];
+        if (fw_sim_escpos(b.data, b.len, p, font_a, &paper, err, sizeof err) != FW_OK)
+            fail_msg("%s: %s", p->name, err);
+        char *got = zbar(&paper);
+        if (strcmp(got, reference_slip.code) != 0)
+            fail_msg("%s: zbarimg read \"%s\"", p->name, got);
+        free(got);
+        fw_bitmap_free(&paper);
+        fw_buf_free(&b);
+        done++;
+    }
+    assert_int_equal(done, 4);
+    /* Urgency changes the paper: "KHẨN" in large letters is taller than "Mức độ: thường". */
+    const struct fw_profile *p = fw_profile_find("escpos-58");
+    struct slip s = reference_slip;
+    struct fw_buf b;
+    struct fw_bitmap urgent, routine;
+    char err[160];
+    fw_buf_init(&b);
+    assert_int_equal(layout_slip(&s, p, names, &b), FW_OK);
+    assert_int_equal(fw_sim_escpos(b.data, b.len, p, font_a, &urgent, err, sizeof err), FW_OK);
+    b.len = 0;
+    s.urgency = SLIP_ROUTINE;
+    assert_int_equal(layout_slip(&s, p, names, &b), FW_OK);
+    assert_int_equal(fw_sim_escpos(b.data, b.len, p, font_a, &routine, err, sizeof err), FW_OK);
+    assert_true(urgent.height > routine.height + 20);
+    fw_bitmap_free(&urgent);
+    fw_bitmap_free(&routine);
+    /* Long texts: at most 3 lines of destination and 4 of reason, the rest cut. */
+    s.destination = s.reason =
+        "Bệnh viện Đa khoa Trung ương Thái Nguyên, khoa Nội tiết và Đái tháo đường, tầng 3, nhà "
+        "B, gặp bác sĩ trưởng khoa để được khám và làm thêm các xét nghiệm cần thiết ngay";
+    s.nfindings = SLIP_MAX_FINDINGS;
+    for (int k = 0; k < SLIP_MAX_FINDINGS; k++)
+        s.findings[k] = "Huyết áp 172/104 mmHg, đo lại lần hai sau năm phút nghỉ ngơi vẫn cao";
+    b.len = 0;
+    assert_int_equal(layout_slip(&s, p, names, &b), FW_OK);
+    struct fw_bitmap paper;
+    if (fw_sim_escpos(b.data, b.len, p, font_a, &paper, err, sizeof err) != FW_OK)
+        fail_msg("a long slip overflowed: %s", err);
+    fw_bitmap_free(&paper);
+    /* Refusals: nothing to say where or why. */
+    s = reference_slip;
+    s.reason = "";
+    assert_int_equal(layout_slip(&s, p, names, &b), FW_EINVAL);
+    s = reference_slip;
+    s.destination = NULL;
+    assert_int_equal(layout_slip(&s, p, names, &b), FW_EINVAL);
+    s = reference_slip;
+    s.nfindings = SLIP_MAX_FINDINGS + 1;
+    assert_int_equal(layout_slip(&s, p, names, &b), FW_EINVAL);
+    fw_buf_free(&b);
+}
+
+/* The test page of every profile: golden bytes, whole on paper, its QR scans. */
+static void test_pages(void **state)
+{
+    (void)state;
+    struct test_page t = {.printer = "ticket", .when = "22/11/2026 10:40"};
+    for (size_t i = 0; i < fw_profiles_count; i++) {
+        const struct fw_profile *p = &fw_profiles[i];
+        struct fw_buf b;
+        fw_buf_init(&b);
+        assert_int_equal(layout_test_page(&t, p, names, &b), FW_OK);
+        char file[64];
+        snprintf(file, sizeof file, "test-%s.bin", p->name);
+        golden(file, &b);
+        struct fw_bitmap paper;
+        char err[160];
+        int rc = p->language == FW_LANG_ZPL
+                     ? fw_sim_zpl(b.data, b.len, p, names, &paper, err, sizeof err)
+                     : fw_sim_escpos(b.data, b.len, p, font_a, &paper, err, sizeof err);
+        if (rc != FW_OK)
+            fail_msg("%s: %s", p->name, err);
+        char *got = zbar(&paper);
+        if (strcmp(got, "MOKIT-TEST") != 0)
+            fail_msg("%s: zbarimg read \"%s\"", p->name, got);
+        free(got);
+        fw_bitmap_free(&paper);
+        fw_buf_free(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +394,8 @@ int main(void)
         cmocka_unit_test(refusals_and_long_names),
         cmocka_unit_test(wristbands),
         cmocka_unit_test(awkward_inputs),
+        cmocka_unit_test(slips),
+        cmocka_unit_test(test_pages),
     };
     return cmocka_run_group_tests_name("layout", tests, setup, teardown);
 }

@@ -146,6 +146,29 @@ static void readings(void **state)
     assert_null(obs_kind_find("iq"));
 }
 
+static void readings_in_words(void **state)
+{
+    (void)state;
+    char out[96];
+    const double bp[] = {172, 104, 0};
+    const int both[] = {1, 1, 0}, first[] = {1, 0, 0};
+    assert_int_equal(obs_describe(obs_kind_find("bp"), bp, both, out, sizeof out),
+                     strlen("Huyết áp 172/104 mmHg"));
+    assert_string_equal(out, "Huyết áp 172/104 mmHg");
+    assert_int_equal(obs_describe(obs_kind_find("bp"), bp, first, out, sizeof out), 0);
+    const double g[] = {11.24}, w[] = {62.0}, t[] = {37.25}, s[] = {95};
+    obs_describe(obs_kind_find("glucose"), g, first, out, sizeof out);
+    assert_string_equal(out, "Đường huyết 11,2 mmol/L"); /* a decimal comma */
+    obs_describe(obs_kind_find("weight"), w, first, out, sizeof out);
+    assert_string_equal(out, "Cân nặng 62 kg");
+    obs_describe(obs_kind_find("temp"), t, first, out, sizeof out);
+    assert_string_equal(out, "Nhiệt độ 37,3 °C");
+    obs_describe(obs_kind_find("spo2"), s, first, out, sizeof out);
+    assert_string_equal(out, "SpO2 95 %");
+    assert_int_equal(obs_describe(obs_kind_find("spo2"), s, first, out, 5), 0); /* no room */
+    assert_int_equal(obs_describe(NULL, s, first, out, sizeof out), 0);
+}
+
 static void roles(void **state)
 {
     (void)state;
@@ -269,6 +292,7 @@ int main(void)
         cmocka_unit_test(duplicate_rule),
         cmocka_unit_test(ethnic_groups_and_sex),
         cmocka_unit_test(readings),
+        cmocka_unit_test(readings_in_words),
         cmocka_unit_test(roles),
         cmocka_unit_test(request_bodies),
     };
