@@ -1055,7 +1055,8 @@ static int cmd_print(int argc, char **argv)
                       : print_layout(st, &r, NULL, prof, names, &b, pid, vid, msg, sizeof msg);
     if (src != MK_OK) {
         fprintf(stderr, "mokit: %s\n", msg);
-        rc = src == MK_EINVAL || src == MK_ENOTFOUND ? EXIT_INVALID : EXIT_SYSTEM;
+        rc =
+            src == MK_EINVAL || src == MK_ENOTFOUND || src == MK_EBUSY ? EXIT_INVALID : EXIT_SYSTEM;
     } else if (printer) {
         if (json_output)
             print_json(job);

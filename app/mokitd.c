@@ -222,7 +222,7 @@ static int demo_printers(struct store *st)
     if (rc != MK_OK || have > 0)
         return rc;
     for (size_t i = 0; i < sizeof demo / sizeof demo[0] && rc == MK_OK; i++) {
-        json_t *p;
+        json_t *p = NULL;
         rc = store_printer_add(st, &system, &demo[i], &p);
         json_decref(p);
     }

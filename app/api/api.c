@@ -684,6 +684,8 @@ static enum MHD_Result send_print_error(struct ctx *c, int rc, const char *msg)
         return send_error(c->conn, 404, "not_found", msg);
     if (rc == MK_EINVAL)
         return send_error(c->conn, 400, "invalid", msg);
+    if (rc == MK_EBUSY)
+        return send_error(c->conn, 409, "conflict", msg);
     if (rc == MK_EIO)
         return send_error(c->conn, 500, "internal", msg);
     return send_store_error(c->conn, rc);
@@ -719,6 +721,7 @@ static json_t *print_one(struct ctx *c, const struct print_req *r, int *rc_out)
     return json_pack("{s:s, s:{s:s, s:s}}", "kind", r->kind, "error", "code",
                      rc == MK_ENOTFOUND ? "not_found"
                      : rc == MK_EINVAL  ? "invalid"
+                     : rc == MK_EBUSY   ? "conflict"
                                         : "internal",
                      "message", msg);
 }

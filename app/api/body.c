@@ -383,7 +383,10 @@ int body_printer(json_t *obj, bool update, struct printer_in *p, int *enabled, c
     }
     json_t *e = json_object_get(obj, "enabled");
     if (e && !json_is_null(e)) {
-        if (!update || !json_is_boolean(e))
+        if (!update)
+            return fail(err, "invalid", "enabled",
+                        "a new printer is enabled: enabled is for PATCH /printers/NAME");
+        if (!json_is_boolean(e))
             return fail(err, "invalid", "enabled", "enabled must be true or false");
         *enabled = json_is_true(e);
     }

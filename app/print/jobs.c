@@ -251,7 +251,11 @@ int print_enqueue(struct store *st, const struct actor *a, struct fw_font *font,
     if (rc != MK_OK)
         return fail(err, errlen, rc, "reading the printer: %s", mk_strerror(rc));
     const struct fw_profile *p = fw_profile_find(str(pj, "profile"));
+    bool enabled = json_is_true(json_object_get(pj, "enabled"));
     json_decref(pj);
+    if (!enabled) /* it would wait for ever: say so now */
+        return fail(err, errlen, MK_EBUSY, "printer %s is disabled: enable it or choose another",
+                    name);
     if (!p)
         return fail(err, errlen, MK_EINVAL, "printer %s has an unknown profile", name);
     struct fw_buf b;
@@ -279,5 +283,10 @@ int print_printer_check(const char *profile, const char *uri, char *err, size_t 
         return fail(err, errlen, MK_EINVAL, "unknown printer profile (see mokit printer profiles)");
     if (fw_uri_parse(uri, &u, err, errlen) != FW_OK)
         return MK_EINVAL;
+    /* A file printer appends to its file: never let it be the kit's own data. */
+    const char *base = strrchr(u.path, '/') ? strrchr(u.path, '/') + 1 : u.path;
+    if ((u.kind == FW_URI_FILE || u.kind == FW_URI_SIM) &&
+        (!strncmp(base, STORE_DB_NAME, strlen(STORE_DB_NAME)) || !strcmp(base, "mokitd.lock")))
+        return fail(err, errlen, MK_EINVAL, "%s would write into the kit's database", uri);
     return MK_OK;
 }

@@ -32,10 +32,11 @@ int print_layout(struct store *st, const struct print_req *r, const char *printe
 
 /* Lays out r for its printer (r->printer, or the printer for r->kind) and queues it: *job is
  * the new job. MK_ENOTFOUND (no such printer, no printer for the kind, no patient, no visit
- * today), MK_EINVAL, MK_EIO, a store error; err says which in words. */
+ * today), MK_EBUSY (the printer named is disabled), MK_EINVAL, MK_EIO, a store error; err says
+ * which in words. */
 int print_enqueue(struct store *st, const struct actor *a, struct fw_font *font,
                   const struct print_req *r, json_t **job, char *err, size_t errlen);
 
-/* Checks a printer before it is added: a known profile and a URI the transports understand.
- * MK_EINVAL with err. */
+/* Checks a printer before it is added: a known profile and a URI the transports understand,
+ * not pointing at the kit's database. MK_EINVAL with err. */
 int print_printer_check(const char *profile, const char *uri, char *err, size_t errlen);

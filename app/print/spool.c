@@ -21,6 +21,7 @@ struct worker {
     char name[64], profile[48], uri[512];
     pthread_t thread;
     int stop;
+    int dirty; /* a send was cut off: the printer may be inside a command (resync first) */
     struct worker *next;
     /* What the store last heard about the printer. */
     char state[16], error[300];
@@ -60,6 +61,22 @@ static void wait_ms(struct spool *sp, const int *stop, unsigned long *seen, long
             break;
     *seen = sp->kicks;
     pthread_mutex_unlock(&sp->mu);
+}
+
+/* Waits ms, or until a stop; kicks do not cut it short. */
+static void nap(struct worker *w, long long ms)
+{
+    pthread_mutex_lock(&w->sp->mu);
+    unsigned long seen = w->sp->kicks;
+    pthread_mutex_unlock(&w->sp->mu);
+    for (long long end = now_ms() + ms; now_ms() < end;) {
+        wait_ms(w->sp, &w->stop, &seen, end - now_ms());
+        pthread_mutex_lock(&w->sp->mu);
+        bool stop = w->sp->stop || w->stop;
+        pthread_mutex_unlock(&w->sp->mu);
+        if (stop)
+            return;
+    }
 }
 
 static bool stopping(struct worker *w)
@@ -150,16 +167,28 @@ static long long send_job(struct worker *w, struct store *st, const struct fw_pr
         return PAPER_WAIT_MS;
     char label[64], err[300] = "";
     snprintf(label, sizeof label, "%06lld-%s", j->seq, j->kind);
-    /* An earlier attempt may have left the printer inside a command. */
-    rc = fw_printer_send(*pr, label, j->data, j->len, j->attempts > 0, err, sizeof err);
+    /* After a send that was cut off (here, or by a crash before this start), whichever job
+     * it was, the printer may be inside a command: resynchronise first. */
+    rc = fw_printer_send(*pr, label, j->data, j->len, w->dirty, err, sizeof err);
     if (rc == FW_OK) {
-        if (store_job_mark(st, j->id, "done", NULL) != MK_OK)
-            LOG(LOG_ERROR, "printer %s: job %s printed but not marked done", w->name, j->id);
+        w->dirty = 0;
+        /* The printer has it: never send it again. Should the commit fail (the database
+         * locked by another program, a full disk), keep trying rather than move on, since
+         * the job would come back as the next one to send. */
+        for (long long ms = 500; store_job_mark(st, j->id, "done", NULL) != MK_OK;) {
+            LOG(LOG_ERROR, "printer %s: job %s printed but not yet marked done: retrying", w->name,
+                j->id);
+            if (stopping(w))
+                break; /* still "sending": the next start resends it (spool.h) */
+            nap(w, ms);
+            ms = ms < BACKOFF_MAX_MS ? ms * 2 : BACKOFF_MAX_MS;
+        }
         LOG(LOG_INFO, "printer %s: job %s (%s, %zu bytes) printed", w->name, j->id, j->kind,
             j->len);
         report(w, st, "ready", NULL);
         return 0;
     }
+    w->dirty = 1;
     if (!err[0])
         snprintf(err, sizeof err, "%s", fw_strerror(rc));
     if (rc == FW_EINVAL) { /* this job can never print: do not hold up the others */
@@ -185,9 +214,19 @@ static void *worker_main(void *arg)
     int fails = 0;
     long long next_check = 0;
     const struct fw_profile *p = fw_profile_find(w->profile);
-    if (store_open(w->sp->dir, &st) != MK_OK) {
-        LOG(LOG_ERROR, "printer %s: cannot open the store", w->name);
-        return NULL;
+    for (long long ms = 1000; store_open(w->sp->dir, &st) != MK_OK; ms = backoff(4)) {
+        LOG(LOG_ERROR, "printer %s: cannot open the store: retrying", w->name);
+        wait_ms(w->sp, &w->stop, &seen, ms);
+        if (stopping(w))
+            return NULL;
+    }
+    /* Jobs left "sending" by a mokitd that died mid-job wait again (and may be cancelled);
+     * the printer gets resynchronisation bytes before the next one. */
+    int interrupted = 0;
+    if (store_job_requeue_interrupted(st, w->name, &interrupted) == MK_OK && interrupted > 0) {
+        LOG(LOG_NOTICE, "printer %s: %d job(s) were cut off by a stop: sending again", w->name,
+            interrupted);
+        w->dirty = 1;
     }
     if (!p)
         report(w, st, "error", "unknown printer profile");

@@ -3,10 +3,14 @@
  *
  *  - A job is marked "sending" (one more attempt) before its first byte goes, and "done" when
  *    the printer has taken its last byte. A daemon killed in between finds it "sending" at the
- *    next start and sends it again, after resynchronisation bytes that finish the command the
- *    printer was left in (fw_resync_bytes): the resident gets a whole ticket, and a job the
- *    printer took is never sent again. The one window that can still print twice is between
- *    the last byte and the commit of "done" (one fsync, a few milliseconds).
+ *    next start, puts it back in the queue and sends it again, after resynchronisation bytes
+ *    that finish the command the printer was left in (fw_resync_bytes; also after any send
+ *    that failed part-way, whichever job comes next): the resident gets a whole ticket.
+ *    A job the printer took is not sent again: when the commit of "done" fails the spool
+ *    retries the commit, not the job. What can still print twice: a daemon killed between
+ *    the last byte and that commit (one fsync, a few milliseconds), or stopped while the
+ *    commit keeps failing; and a transport that reports an error after the printer took every
+ *    byte (a file printer whose fdatasync fails, a UART whose tcdrain fails).
  *  - A printer that is missing, out of paper or failing keeps its jobs queued: the spool
  *    retries with backoff (1 s doubling to 30 s; every 2 s while out of paper) and writes the
  *    printer's state and last error to the store, where the API and `mokit printer list`

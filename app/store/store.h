@@ -162,6 +162,9 @@ int store_job_next(struct store *st, const char *printer, struct job *out);
 /* The spool's progress: "sending" (counts an attempt), "done", "queued" (to retry, with the
  * error), "failed" (with the error). Not audited: the job row keeps the record. */
 int store_job_mark(struct store *st, const char *id, const char *state, const char *error);
+/* Puts a printer's jobs left "sending" (by a mokitd that stopped mid-job) back to "queued"
+ * with a note; *count says how many. */
+int store_job_requeue_interrupted(struct store *st, const char *printer, int *count);
 /* A new job with the same bytes on the same printer (audited). MK_ENOTFOUND. */
 int store_job_reprint(struct store *st, const struct actor *a, const char *id, json_t **out);
 /* Cancels a queued job. MK_EBUSY while it is being sent, MK_EINVAL when it is finished. */

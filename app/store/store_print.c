@@ -359,6 +359,21 @@ int store_job_mark(struct store *st, const char *id, const char *state, const ch
     return exec_one(st, s, "print job state");
 }
 
+int store_job_requeue_interrupted(struct store *st, const char *printer, int *count)
+{
+    *count = 0;
+    sqlite3_stmt *s = store_stmt(st, "UPDATE print_job SET state = 'queued', last_error = "
+                                     "'interrupted: mokitd stopped while sending it' "
+                                     "WHERE printer = ? AND state = 'sending'");
+    if (!s)
+        return MK_EDB;
+    sqlite3_bind_text(s, 1, printer, -1, SQLITE_TRANSIENT);
+    int rc = exec_one(st, s, "requeue interrupted jobs");
+    if (rc == MK_OK)
+        *count = sqlite3_changes(st->db);
+    return rc == MK_ENOTFOUND ? MK_OK : rc;
+}
+
 int store_job_reprint(struct store *st, const struct actor *a, const char *id, json_t **out)
 {
     sqlite3_stmt *s = store_stmt(st, "SELECT printer, kind, patient_id, visit_id, data "

@@ -135,9 +135,11 @@ static int lp_status(struct fw_printer *pr, enum fw_printer_state *state, char *
 {
     int st = 0;
     if (ioctl(pr->fd, LPGETSTATUS, &st) != 0) {
-        if (errno == ENODEV || errno == EIO)
+        if (errno == ENODEV)
             return tr_fail(err, errlen, FW_ENODEV, "%s: %s", pr->path, strerror(errno));
-        *state = FW_PRINTER_UNKNOWN; /* not a printer port (a plain file in tests) */
+        /* Not a printer port (a plain file in tests), or a printer that stalls the class's
+         * GET_PORT_STATUS request (usblp says EIO): it may still print. */
+        *state = FW_PRINTER_UNKNOWN;
         return FW_OK;
     }
     /* The port status byte of the USB printer class (and of the parallel port). */

@@ -16,12 +16,14 @@
 #define BUSY_CHUNK      32       /* bytes between two looks at the busy line */
 #define BUSY_POLL_US    2000     /* how often a busy line is read while it is high */
 #define BUSY_TIMEOUT_US 10000000 /* busy this long: jammed or out of paper */
+#define MODEL_BUFFER    256      /* bytes a printer without a busy line is assumed to buffer */
 
 struct serial {
     struct gpiod_chip *chip;
     struct gpiod_line *busy;
     long long ready_at; /* timing model: when the printer will have caught up, µs */
     bool text;          /* timing model: characters wait in the printer's line buffer */
+    int baud;
 };
 
 static speed_t speed_of(int baud)
@@ -41,7 +43,7 @@ static speed_t speed_of(int baud)
 /* Writes everything, waiting for the UART to take it (the descriptor is non-blocking so a
  * stuck port cannot hang the spool), then until it has been sent. */
 static int put(struct fw_printer *pr, const uint8_t *d, size_t n, size_t done_before, size_t total,
-               char *err, size_t errlen)
+               bool drain, char *err, size_t errlen)
 {
     size_t done = 0;
     long long start = tr_now_us();
@@ -68,7 +70,7 @@ static int put(struct fw_printer *pr, const uint8_t *d, size_t n, size_t done_be
                        total, strerror(e));
     }
     /* Sent, not queued in the kernel: pacing is about what reached the printer. */
-    while (tcdrain(pr->fd) != 0) {
+    while (drain && tcdrain(pr->fd) != 0) {
         if (errno != EINTR)
             return tr_fail(err, errlen, FW_EIO, "%s: %s", pr->path, strerror(errno));
     }
@@ -96,7 +98,7 @@ static int busy_write(struct fw_printer *pr, const uint8_t *data, size_t n, char
             waited += BUSY_POLL_US;
         }
         size_t len = n - off < BUSY_CHUNK ? n - off : BUSY_CHUNK;
-        int rc = put(pr, data + off, len, off, n, err, errlen);
+        int rc = put(pr, data + off, len, off, n, true, err, errlen);
         if (rc != FW_OK)
             return rc;
         off += len;
@@ -108,11 +110,13 @@ static int model_write(struct fw_printer *pr, const uint8_t *data, size_t n, cha
                        size_t errlen)
 {
     struct serial *s = pr->priv;
-    int baud = pr->uri.baud ? pr->uri.baud : pr->profile->baud;
+    int baud = s->baud;
+    /* The printer's input buffer lets us run this far ahead of the model. */
+    long long credit = MODEL_BUFFER * ((11LL * 1000000 + baud / 2) / baud);
     for (size_t off = 0; off < n;) {
         size_t len = fw_pace_split(data + off, n - off, 1); /* one command */
-        tr_sleep_us(s->ready_at - tr_now_us());
-        int rc = put(pr, data + off, len, off, n, err, errlen);
+        tr_sleep_us(s->ready_at - tr_now_us() - credit);
+        int rc = put(pr, data + off, len, off, n, false, err, errlen);
         if (rc != FW_OK)
             return rc;
         long long now = tr_now_us();
@@ -120,6 +124,10 @@ static int model_write(struct fw_printer *pr, const uint8_t *data, size_t n, cha
             (s->ready_at > now ? s->ready_at : now) + fw_pace_cost(data + off, len, baud, &s->text);
         off += len;
     }
+    /* The job is taken when its last byte has left the UART. */
+    while (tcdrain(pr->fd) != 0)
+        if (errno != EINTR)
+            return tr_fail(err, errlen, FW_EIO, "%s: %s", pr->path, strerror(errno));
     return FW_OK;
 }
 
@@ -158,6 +166,7 @@ int tr_serial_open(struct fw_printer *pr, char *err, size_t errlen)
     struct serial *s = calloc(1, sizeof *s);
     if (!s)
         return FW_ENOMEM;
+    s->baud = baud;
     pr->priv = s;
     pr->ops = &serial_ops;
     pr->fd = open(pr->path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);

@@ -186,12 +186,9 @@ int tr_usb_open(struct fw_printer *pr, char *err, size_t errlen)
         u->detached = 1;
     }
     r = libusb_claim_interface(u->h, u->iface);
-    if (r != 0) {
-        libusb_close(u->h);
-        u->h = NULL;
+    if (r != 0) /* usb_close gives usblp back */
         return tr_fail(err, errlen, usb_code(r), "USB printer: cannot claim interface %d: %s",
                        u->iface, libusb_strerror(r));
-    }
     if (alt != 0 && (r = libusb_set_interface_alt_setting(u->h, u->iface, alt)) != 0)
         return tr_fail(err, errlen, usb_code(r), "USB printer: alternate setting %d: %s", alt,
                        libusb_strerror(r));

@@ -98,8 +98,16 @@ static int parse_params(const char *q, struct fw_uri *u, char *err, size_t errle
         const char *v = eq + 1;
         long num;
         if (u->kind == FW_URI_SERIAL && klen == 4 && !memcmp(q, "baud", 4)) {
-            if (number(v, vlen, 1200, 4000000, &num) != 0)
-                return fail(err, errlen, "baud must be 1200-4000000");
+            static const long standard[] = {1200,  2400,   4800,   9600,   19200, 38400,
+                                            57600, 115200, 230400, 460800, 921600};
+            bool ok = number(v, vlen, 1200, 921600, &num) == 0;
+            size_t i = 0;
+            while (ok && i < sizeof standard / sizeof standard[0] && standard[i] != num)
+                i++;
+            if (!ok || i == sizeof standard / sizeof standard[0])
+                return fail(err, errlen,
+                            "baud must be a standard speed: 1200, 2400, 4800, 9600, "
+                            "19200, 38400, 57600, 115200, 230400, 460800, 921600");
             u->baud = (int)num;
         } else if (u->kind == FW_URI_SERIAL && klen == 4 && !memcmp(q, "busy", 4)) {
             const char *colon = memchr(v, ':', vlen);

@@ -1215,7 +1215,15 @@ def flow_printing(suite):
                             ({"name": "p1", "profile": "escpos-58", "uri": "file:a",
                               "kinds": ["receipt"]}, "kinds"),
                             ({"name": "p1", "profile": "escpos-58", "uri": "file:a",
-                              "kinds": "slip"}, "kinds")):
+                              "kinds": "slip"}, "kinds"),
+                            ({"name": "p1", "profile": "escpos-58", "uri": "file:mokit.db",
+                              "kinds": ["slip"]}, "uri"),
+                            ({"name": "p1", "profile": "escpos-58", "uri": "file:/x/mokit.db-wal",
+                              "kinds": ["slip"]}, "uri"),
+                            ({"name": "p1", "profile": "escpos-58",
+                              "uri": "serial:/dev/ttyS0?baud=14400", "kinds": ["slip"]}, "uri"),
+                            ({"name": "p1", "profile": "escpos-58", "uri": "file:a",
+                              "kinds": ["slip"], "enabled": False}, "enabled")):
             r = post(suite, "/api/v1/printers", body, role="lead")
             c.expect(r.status == 400 and r.error_code() == "invalid" and
                      r.json["error"].get("field") == field, "%r: %s" % (body, r.describe(200)))
@@ -1240,6 +1248,10 @@ def flow_printing(suite):
         r = patch(suite, "/api/v1/printers/slips", {"enabled": False})
         c.require_status(r, 200)
         c.expect(r.json.get("enabled") is False, "%r" % r.json)
+        r = post(suite, "/api/v1/print-jobs", {"kind": "test", "printer": "slips"}, role="lead")
+        c.expect(r.status == 409 and r.error_code() == "conflict" and
+                 "disabled" in r.json["error"]["message"],
+                 "a job for a disabled printer: " + r.describe(200))
         r = patch(suite, "/api/v1/printers/slips", {"name": "other"})
         c.expect(r.status == 400 and r.json["error"].get("field") == "name", r.describe(200))
         r = patch(suite, "/api/v1/printers/slips", {"uri": "nope:"})

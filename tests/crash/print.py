@@ -20,6 +20,7 @@ import json
 import os
 import random
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -132,6 +133,35 @@ def main():
                 p = subprocess.run(["zbarimg", "--quiet", "--nodbus", "--raw", "-Sbinary", path],
                                    capture_output=True, timeout=30)
                 c.expect(p.stdout.decode().strip() == "MOKIT-TEST", "%s: %r" % (path, p.stdout))
+        with tap.case("the database locked (by another program) as a job finishes: the job is "
+                      "printed once, marked done when the lock goes") as c:
+            job = json.loads(cli("print", "test", "--printer", "ticket"))
+            daemon.start()
+            end = time.time() + 20
+            while time.time() < end and not os.path.exists(wire):
+                time.sleep(0.005)
+            c.require(os.path.exists(wire), "the job did not go on the wire")
+            # Longer than the store's 5 s busy timeout: marking the job done fails at first.
+            db = sqlite3.connect(os.path.join(data, "mokit.db"), isolation_level=None,
+                                 timeout=10)
+            db.execute("BEGIN IMMEDIATE")
+            time.sleep(7)
+            c.expect(os.path.exists(os.path.join(prints, "%06d-test.png" % job["seq"])),
+                     "the page was not printed while the database was locked")
+            db.execute("ROLLBACK")
+            db.close()
+            end = time.time() + 30
+            state = {}
+            while time.time() < end:
+                state = json.loads(cli("print", "jobs", "--printer", "ticket", "--limit", "1"))[0]
+                if state.get("id") == job["id"] and state.get("state") == "done":
+                    break
+                time.sleep(0.2)
+            daemon.terminate()
+            c.expect(state.get("state") == "done" and state.get("attempts") == 1,
+                     "job after the lock: %r" % state)
+            pages = [f for f in os.listdir(prints) if f.startswith("%06d-" % job["seq"])]
+            c.expect(pages == ["%06d-test.png" % job["seq"]], "pages %r" % pages)
     except Exception as e:  # a crash in the test is a failure, with the daemon's log
         keep = True
         tap.result(False, "crash test ran to the end", [repr(e)] + daemon.log_tail())

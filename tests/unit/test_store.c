@@ -573,6 +573,21 @@ static void print_queue(void **state)
     free(next.data);
     json_decref(out);
     assert_int_equal(store_job_reprint(f->st, &cli, "no-such-job", &out), MK_ENOTFOUND);
+    /* A job left "sending" by a stop goes back to the queue with a note, and can be
+     * cancelled then. */
+    int count = -1;
+    assert_int_equal(store_job_next(f->st, "ticket", &next), MK_OK);
+    free(next.data);
+    assert_int_equal(store_job_mark(f->st, next.id, "sending", NULL), MK_OK);
+    assert_int_equal(store_job_requeue_interrupted(f->st, "band", &count), MK_OK);
+    assert_int_equal(count, 0);
+    assert_int_equal(store_job_requeue_interrupted(f->st, "ticket", &count), MK_OK);
+    assert_int_equal(count, 1);
+    assert_int_equal(store_job_get(f->st, next.id, &out), MK_OK);
+    assert_string_equal(jstr(out, "state"), "queued");
+    assert_non_null(strstr(jstr(out, "last_error"), "interrupted"));
+    assert_int_equal(json_integer_value(json_object_get(out, "attempts")), 1);
+    json_decref(out);
     /* The printer's state and queue length. */
     assert_int_equal(store_printer_set_state(f->st, "ticket", "paper_out", "out of paper"), MK_OK);
     assert_int_equal(store_printer_get(f->st, "ticket", &out), MK_OK);

@@ -68,6 +68,7 @@ static void uri_invalid(void **state)
         "serial:ttyS0",
         "serial:/dev/ttyS0?baud=fast",
         "serial:/dev/ttyS0?baud=10",
+        "serial:/dev/ttyS0?baud=14400", /* not a speed termios has */
         "serial:/dev/ttyS0?busy=gpiochip0",
         "serial:/dev/ttyS0?busy=:17",
         "serial:/dev/ttyS0?busy=gpiochip0:x",
