@@ -1,0 +1,21 @@
+/* libFuzzer target: what devices send: capture files, HID POS scale reports, CMS50 byte
+ * streams. */
+#include "fw_device.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct fw_capture c;
+    char err[200];
+    if (fw_capture_parse((const char *)data, size, &c, err, sizeof err) == FW_OK)
+        fw_capture_free(&c);
+    struct fw_scale s = {0};
+    struct fw_reading out[2];
+    for (size_t off = 0; off + 6 <= size; off += 6)
+        fw_hidpos_feed(&s, data + off, 6, out, NULL);
+    struct fw_cms50 m = {0};
+    for (size_t i = 0; i < size; i++)
+        fw_cms50_feed(&m, data[i], out, NULL, NULL);
+    return 0;
+}
