@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "demo/seed.h"
+#include "fw_device.h"
 #include "print/jobs.h"
 #include "print/layout.h"
 #include "domain/cccd.h"
@@ -1077,6 +1078,138 @@ static int cmd_print(int argc, char **argv)
     return rc;
 }
 
+/* ---- devices ---- */
+
+static void print_reading(void *ctx, double at, const struct fw_reading *r)
+{
+    long *count = ctx;
+    json_t *o = json_pack("{s:o, s:s, s:f, s:s}", "at", at >= 0 ? json_real(at) : json_null(),
+                          "kind", r->kind, "value", r->value, "unit", r->unit);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(10));
+    if (text)
+        puts(text);
+    free(text);
+    json_decref(o);
+    (*count)++;
+}
+
+/* Reads a whole file (at most 64 MiB) into *out (NUL-terminated; caller frees). */
+static int read_all(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap)
+            break;
+        char *nb = cap < (64u << 20) ? realloc(buf, cap * 2 + 1) : NULL;
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            errno = EFBIG;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        return -1;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+static int cmd_device(int argc, char **argv)
+{
+    static const char help[] =
+        "usage: mokit device list\n"
+        "       mokit device decode [--driver NAME] FILE\n"
+        "list: the drivers mokit has (name, transport, USB ids).\n"
+        "decode: plays a capture file (firmware/doc/captures.md) through a driver and prints\n"
+        "its readings as JSON lines; the driver defaults to the capture's \"# device:\".\n";
+    struct opt o[] = {{"driver", 1, 0}};
+    const char *pos[1];
+    int npos;
+    if (wants_help(argc, argv, 2)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    const char *sub = argc >= 3 ? argv[2] : "";
+    if (parse_opts(argc, argv, 3, o, 1, pos, 1, &npos) != 0) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(sub, "list") && npos == 0 && !opt_get(o, 1, "driver")) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < fw_drivers_count; i++) {
+            const struct fw_driver *d = &fw_drivers[i];
+            json_t *ids = json_array();
+            char id[16];
+            for (const struct fw_usb_id *u = d->usb_ids; u && u->vid; u++) {
+                snprintf(id, sizeof id, "%04x:%04x", u->vid, u->pid);
+                json_array_append_new(ids, json_string(id));
+            }
+            if (!json_output) {
+                printf("%-14s %-8s %s\n", d->name, d->transport, d->description);
+                size_t k;
+                json_t *x;
+                json_array_foreach(ids, k, x)
+                    printf("%-14s %-8s   %s\n", "", "", json_string_value(x));
+            }
+            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:o}", "name", d->name,
+                                                  "transport", d->transport, "description",
+                                                  d->description, "usb_ids", ids));
+        }
+        if (json_output)
+            print_json(list);
+        json_decref(list);
+        return 0;
+    }
+    if (strcmp(sub, "decode") != 0 || npos != 1) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    char *text, err[200];
+    size_t len;
+    if (read_all(pos[0], &text, &len) != 0) {
+        fprintf(stderr, "mokit: cannot read %s: %s\n", pos[0], strerror(errno));
+        return EXIT_INVALID;
+    }
+    struct fw_capture c;
+    int rc = fw_capture_parse(text, len, &c, err, sizeof err);
+    free(text);
+    if (rc != FW_OK) {
+        fprintf(stderr, "mokit: %s: %s\n", pos[0], rc == FW_EINVAL ? err : fw_strerror(rc));
+        return rc == FW_EINVAL ? EXIT_INVALID : EXIT_SYSTEM;
+    }
+    const char *name = opt_get(o, 1, "driver") ? opt_get(o, 1, "driver") : c.device;
+    const struct fw_driver *d = fw_driver_find(name);
+    if (!d) {
+        fprintf(stderr, "mokit: %s\n",
+                name[0] ? "no such driver (see `mokit device list`)"
+                        : "the capture names no device: give --driver");
+        fw_capture_free(&c);
+        return EXIT_INVALID;
+    }
+    long count = 0;
+    rc = fw_replay(d, &c, print_reading, &count, err, sizeof err);
+    fw_capture_free(&c);
+    if (rc != FW_OK) {
+        fprintf(stderr, "mokit: %s: %s\n", pos[0], rc == FW_EINVAL ? err : fw_strerror(rc));
+        return rc == FW_EINVAL ? EXIT_INVALID : EXIT_SYSTEM;
+    }
+    return 0;
+}
+
 static int cmd_demo(int argc, char **argv)
 {
     static const char help[] =
@@ -1133,6 +1266,7 @@ static void usage(FILE *f)
                "  printer list|profiles|add|set   the kit's printers\n"
                "  print ticket|wristband|test     print, or lay out (bytes, PNG preview)\n"
                "  print jobs|reprint|cancel       the print queue\n"
+               "  device list|decode              device drivers; play a capture through one\n"
                "  demo seed                demo data\n\n"
                "--data DIR defaults to $MOKIT_DATA, else ./var. `mokit COMMAND --help` for more.\n"
                "Exit codes: 0 ok, 1 usage, 2 invalid input/not found/duplicate, 3 system error.\n");
@@ -1198,6 +1332,8 @@ int main(int argc, char **argv)
         return cmd_print(argc, argv);
     if (strcmp(cmd, "demo") == 0)
         return cmd_demo(argc, argv);
+    if (strcmp(cmd, "device") == 0)
+        return cmd_device(argc, argv);
     fprintf(stderr, "mokit: unknown command \"%s\"\n", cmd);
     usage(stderr);
     return EXIT_USAGE;

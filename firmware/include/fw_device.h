@@ -115,3 +115,38 @@ int fw_cms50_feed(struct fw_cms50 *s, uint8_t byte, struct fw_reading out[2],
                   struct fw_cms50_packet *packet, bool *complete);
 /* Decodes one 5-byte packet. FW_EINVAL when the sync bits are wrong. */
 int fw_cms50_parse(const uint8_t p[5], struct fw_cms50_packet *out);
+
+/* ---- drivers ---- */
+
+#define FW_MAX_READINGS 4
+
+struct fw_usb_id {
+    uint16_t vid, pid;
+};
+
+/* A driver: what it is, which devices it serves, and how it turns their frames into
+ * readings. The device manager will add open/close/probe; decoding is pure, so the same
+ * entry serves real devices, replays (fw_replay) and `mokit device decode`. */
+struct fw_driver {
+    const char *name;        /* "hidpos-scale", "cms50": used in config and on the command line */
+    const char *description; /* for people */
+    const char *transport;   /* "usb-hid", "serial" */
+    const struct fw_usb_id *usb_ids; /* ends with {0, 0} */
+    size_t state_size;               /* zeroed before the first frame */
+    /* One frame from the device (a HID report; a chunk of a serial stream): up to max
+     * readings into out, the number written; FW_EINVAL with err for a frame that is not this
+     * device's (the state is unchanged). */
+    int (*decode)(void *state, const uint8_t *data, size_t n, struct fw_reading *out, size_t max,
+                  char *err, size_t errlen);
+};
+
+extern const struct fw_driver fw_drivers[];
+extern const size_t fw_drivers_count;
+const struct fw_driver *fw_driver_find(const char *name);
+
+/* Plays the device-to-host frames of a capture through a driver's decoder; cb gets every
+ * reading with the time of the frame that completed it (-1 when the capture has none). A frame
+ * the driver refuses stops the replay: FW_EINVAL with "frame N: ..." in err. FW_ENOMEM. */
+int fw_replay(const struct fw_driver *d, const struct fw_capture *c,
+              void (*cb)(void *ctx, double at, const struct fw_reading *r), void *ctx, char *err,
+              size_t errlen);
