@@ -43,7 +43,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SAN) $(PKG_CFLAGS) -Ifir
              -DMOKIT_VERSION=\"$(VERSION)\" -MMD -MP
 LDLIBS = $(PKG_LIBS) -lm
 
-LIB_SRC := $(wildcard app/common/*.c app/domain/*.c app/store/*.c app/api/*.c app/demo/*.c app/print/*.c \
+LIB_SRC := $(wildcard app/common/*.c app/domain/*.c app/store/*.c app/api/*.c app/demo/*.c app/print/*.c app/devices/*.c \
                       firmware/proto/*.c firmware/core/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/migrations.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)

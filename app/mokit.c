@@ -15,6 +15,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pwd.h>
 #include <time.h>
 #include <sys/stat.h>
@@ -1080,17 +1081,39 @@ static int cmd_print(int argc, char **argv)
 
 /* ---- devices ---- */
 
-static void print_reading(void *ctx, double at, const struct fw_reading *r)
+static void print_line(json_t *o)
 {
-    long *count = ctx;
-    json_t *o = json_pack("{s:o, s:s, s:f, s:s}", "at", at >= 0 ? json_real(at) : json_null(),
-                          "kind", r->kind, "value", r->value, "unit", r->unit);
     char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(10));
     if (text)
         puts(text);
     free(text);
     json_decref(o);
-    (*count)++;
+}
+
+/* One JSON line per reading, scan or rejected scan (the .golden files of tests/replay). */
+static void print_decoded(void *ctx, double at, const struct fw_decoded *d)
+{
+    long *count = ctx;
+    for (size_t i = 0; i < d->nreadings; i++) {
+        const struct fw_reading *r = &d->readings[i];
+        json_t *o = json_pack("{s:o, s:s, s:f, s:s}", "at", at >= 0 ? json_real(at) : json_null(),
+                              "kind", r->kind, "value", r->value, "unit", r->unit);
+        if (!isnan(r->value2) && strcmp(r->kind, "bp") == 0)
+            json_object_set_new(o, "value2", json_real(r->value2));
+        if (!isnan(r->value3) && strcmp(r->kind, "bp") == 0)
+            json_object_set_new(o, "value3", json_real(r->value3));
+        if (r->device_time)
+            json_object_set_new(o, "device_time", json_integer(r->device_time));
+        print_line(o);
+        (*count)++;
+    }
+    if (d->scanned) {
+        json_t *o = json_pack("{s:o}", "at", at >= 0 ? json_real(at) : json_null());
+        json_object_set_new(o, d->scanned > 0 ? "scan" : "rejected",
+                            json_string(d->scanned > 0 ? d->scan : d->why));
+        print_line(o);
+        (*count)++;
+    }
 }
 
 /* Reads a whole file (at most 64 MiB) into *out (NUL-terminated; caller frees). */
@@ -1201,7 +1224,7 @@ static int cmd_device(int argc, char **argv)
         return EXIT_INVALID;
     }
     long count = 0;
-    rc = fw_replay(d, &c, print_reading, &count, err, sizeof err);
+    rc = fw_replay(d, &c, print_decoded, &count, err, sizeof err);
     fw_capture_free(&c);
     if (rc != FW_OK) {
         fprintf(stderr, "mokit: %s: %s\n", pos[0], rc == FW_EINVAL ? err : fw_strerror(rc));

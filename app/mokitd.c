@@ -24,9 +24,12 @@ struct config {
     char log_level[16];
     int demo;
     int session_hours;
+    int usb, evdev;
+    char devices[1024];
+    char replay_dir[1024];
 };
 
-enum opt_type { OPT_STRING, OPT_FLAG, OPT_INT };
+enum opt_type { OPT_STRING, OPT_FLAG, OPT_BOOL, OPT_INT };
 
 static const struct option_def {
     const char *name;
@@ -44,6 +47,15 @@ static const struct option_def {
      "demo mode: create a demo campaign, staff and residents in an empty data directory"},
     {"session-hours", OPT_INT, offsetof(struct config, session_hours), 0,
      "how long a login lasts (default 12, a screening day)"},
+    {"usb", OPT_BOOL, offsetof(struct config, usb), 0,
+     "yes (default) or no: find USB devices (scales, oximeters, scanners)"},
+    {"evdev", OPT_BOOL, offsetof(struct config, evdev), 0,
+     "yes (default) or no: take keyboard-mode scanners' input nodes"},
+    {"devices", OPT_STRING, offsetof(struct config, devices), sizeof((struct config *)0)->devices,
+     "devices on fixed paths: DRIVER:PATH,... (cms50:/dev/ttyAMA0)"},
+    {"replay-dir", OPT_STRING, offsetof(struct config, replay_dir),
+     sizeof((struct config *)0)->replay_dir,
+     "play capture files dropped here as devices (tests, training)"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -70,6 +82,10 @@ static int set_option(struct config *cfg, const struct option_def *o, const char
 {
     char *field = (char *)cfg + o->offset;
     switch (o->type) {
+    case OPT_BOOL:
+        if (!value)
+            goto bad;
+        /* fall through */
     case OPT_FLAG:
         if (!value || !strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1"))
             *(int *)field = 1;
@@ -252,10 +268,16 @@ static int demo_setup(struct store *st)
 
 int main(int argc, char **argv)
 {
-    struct config cfg = {.listen = "127.0.0.1:8080", .log_level = "notice", .session_hours = 12};
+    struct config cfg = {.listen = "127.0.0.1:8080",
+                         .log_level = "notice",
+                         .session_hours = 12,
+                         .usb = 1,
+                         .evdev = 1};
     struct store *st = NULL;
     struct api *api = NULL;
     struct spool *spool = NULL;
+    struct events *events = NULL;
+    struct devices *devices = NULL;
     sigset_t sigs;
     int sig, status = 1;
 
@@ -302,8 +324,24 @@ int main(int argc, char **argv)
         LOG(LOG_ERROR, "cannot start the print spool");
         goto out;
     }
-    struct api_config acfg = {
-        .listen = cfg.listen, .session_seconds = cfg.session_hours * 3600, .spool = spool};
+    if (events_new(15, &events) != MK_OK)
+        goto out;
+    struct devices_config dcfg = {.data_dir = cfg.data,
+                                  .usb = cfg.usb,
+                                  .evdev = cfg.evdev,
+                                  .demo = cfg.demo,
+                                  .paths = cfg.devices,
+                                  .replay_dir = cfg.replay_dir,
+                                  .events = events};
+    if (devices_start(&dcfg, &devices) != MK_OK) {
+        LOG(LOG_ERROR, "cannot start the device manager");
+        goto out;
+    }
+    struct api_config acfg = {.listen = cfg.listen,
+                              .session_seconds = cfg.session_hours * 3600,
+                              .spool = spool,
+                              .devices = devices,
+                              .events = events};
     if (api_start(&acfg, st, &api) != MK_OK)
         goto out;
     LOG(LOG_NOTICE, "mokitd %s, kit %s, data %s, serving http://%s/", MOKIT_VERSION,
@@ -322,6 +360,8 @@ int main(int argc, char **argv)
     status = 0;
 out:
     api_stop(api);
+    devices_stop(devices);
+    events_free(events);
     spool_stop(spool); /* a job being sent is finished first */
     store_close(st);
     if (lock >= 0)

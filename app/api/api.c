@@ -9,6 +9,7 @@
 #include "../domain/role.h"
 #include "../print/jobs.h"
 #include "body.h"
+#include "fw_device.h"
 #include "fw_printer.h"
 
 #include <arpa/inet.h>
@@ -28,6 +29,8 @@ struct api {
     struct login_guard guard;
     struct spool *spool;
     struct fw_font *font; /* for laying out print jobs; NULL when the fonts are missing */
+    struct devices *devices;
+    struct events *events;
 };
 
 /* One request being received. */
@@ -77,7 +80,8 @@ static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, c
 static enum MHD_Result send_json_header(struct MHD_Connection *conn, unsigned status, json_t *body,
                                         const char *header, const char *value)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    /* 15 digits: 65.3 kg reads 65.3, not 65.299999999999997 */
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(body);
     if (!text)
         return MHD_NO;
@@ -259,7 +263,7 @@ static enum MHD_Result health(struct ctx *c)
                                store_kit_id(c->api->st)));
 }
 
-static json_t *status_json(struct store *st)
+static json_t *status_json(struct store *st, struct devices *devs)
 {
     json_t *campaign = NULL, *counts = NULL;
     if (store_campaign_current(st, &campaign) != MK_OK)
@@ -281,8 +285,20 @@ static json_t *status_json(struct store *st)
         }
     }
     json_decref(list);
-    return json_pack("{s:s, s:s, s:o, s:o, s:o}", "version", MOKIT_VERSION, "kit", store_kit_id(st),
-                     "campaign", campaign, "counts", counts, "printers", printers);
+    /* Which device needs attention: what it is and its state, nothing of patients. */
+    json_t *devices = json_array(), *all = devices_list(devs), *d;
+    json_array_foreach(all, i, d)
+    {
+        json_array_append_new(
+            devices,
+            json_pack("{s:O, s:O, s:O, s:O, s:O}", "id", json_object_get(d, "id"), "driver",
+                      json_object_get(d, "driver"), "model", json_object_get(d, "model"), "state",
+                      json_object_get(d, "state"), "message", json_object_get(d, "message")));
+    }
+    json_decref(all);
+    return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "version", MOKIT_VERSION, "kit",
+                     store_kit_id(st), "campaign", campaign, "counts", counts, "printers", printers,
+                     "devices", devices);
 }
 
 static void html_escaped(FILE *f, const char *s)
@@ -322,7 +338,7 @@ static enum MHD_Result status_page(struct ctx *c)
     FILE *f = open_memstream(&html, &size);
     if (!f)
         return MHD_NO;
-    json_t *s = status_json(c->api->st);
+    json_t *s = status_json(c->api->st, c->api->devices);
     json_t *camp = json_object_get(s, "campaign"), *counts = json_object_get(s, "counts");
     fputs("<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\">"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -359,6 +375,18 @@ static enum MHD_Result status_page(struct ctx *c)
                 (long long)json_integer_value(json_object_get(p, "queued")));
         html_escaped(f, json_string_value(json_object_get(p, "last_error")));
         fputs("</td></tr>", f);
+    }
+    fputs("</table><h2>Thiết bị / devices</h2><table>", f);
+    json_array_foreach(json_object_get(s, "devices"), i, p)
+    {
+        static const char *const keys[] = {"id", "driver", "model", "state", "message"};
+        fputs("<tr>", f);
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            fputs("<td>", f);
+            html_escaped(f, json_string_value(json_object_get(p, keys[k])));
+            fputs("</td>", f);
+        }
+        fputs("</tr>", f);
     }
     fputs("</table><p>API: <a href=\"/api/v1/health\">/api/v1/health</a></p></body></html>", f);
     json_decref(s);
@@ -964,7 +992,11 @@ static const char *allowed_methods(const struct ctx *c)
                {"patients", "GET, POST"},
                {"visits", "POST"},
                {"printers", "GET, POST"},
-               {"print-jobs", "GET, POST"}};
+               {"print-jobs", "GET, POST"},
+               {"events", "GET"},
+               {"devices", "GET"},
+               {"stations", "GET"},
+               {"readings", "GET"}};
     const char *a = c->seg[0];
     if (c->nseg == 1) {
         for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
@@ -975,8 +1007,15 @@ static const char *allowed_methods(const struct ctx *c)
     if (c->nseg == 2 &&
         (strcmp(a, "patients") == 0 || strcmp(a, "visits") == 0 || strcmp(a, "print-jobs") == 0))
         return "GET";
-    if (c->nseg == 2 && strcmp(a, "printers") == 0)
+    if (c->nseg == 2 && (strcmp(a, "printers") == 0 || strcmp(a, "stations") == 0))
         return "GET, PATCH";
+    if (c->nseg == 2 && strcmp(a, "readings") == 0)
+        return "GET";
+    if (c->nseg == 3 && ((strcmp(a, "devices") == 0 && strcmp(c->seg[2], "simulate") == 0) ||
+                         (strcmp(a, "stations") == 0 &&
+                          (strcmp(c->seg[2], "current") == 0 || strcmp(c->seg[2], "scan") == 0)) ||
+                         (strcmp(a, "readings") == 0 && strcmp(c->seg[2], "assign") == 0)))
+        return "POST";
     if (c->nseg == 3 && strcmp(a, "print-jobs") == 0 &&
         (strcmp(c->seg[2], "reprint") == 0 || strcmp(c->seg[2], "cancel") == 0))
         return "POST";
@@ -995,6 +1034,226 @@ static enum MHD_Result not_allowed_or_found(struct ctx *c)
     json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "method_not_allowed", "message",
                              "this path does not take that method");
     return send_json_header(c->conn, 405, body, MHD_HTTP_HEADER_ALLOW, allow);
+}
+
+/* ---- devices, stations, readings, events ---- */
+
+static void conn_suspend(void *conn)
+{
+    MHD_suspend_connection(conn);
+}
+
+static void conn_resume(void *conn)
+{
+    MHD_resume_connection(conn);
+}
+
+/* The stream's body: what the client has not seen; nothing yet suspends the connection
+ * until the hub wakes it (a new event, a ping, the end). */
+static ssize_t events_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    long n = events_client_read(cls, buf, max, conn_suspend);
+    return n < 0 ? (ssize_t)MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void events_reader_free(void *cls)
+{
+    events_client_free(cls);
+}
+
+static enum MHD_Result events_get(struct ctx *c)
+{
+    if (!c->api->events)
+        return send_error(c->conn, 503, "unavailable", "the event stream is not running");
+    const char *last = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "Last-Event-ID");
+    unsigned long long last_id = last ? strtoull(last, NULL, 10) : 0;
+    struct events_client *cl = events_client_new(c->api->events, last_id, conn_resume, c->conn);
+    if (!cl)
+        return send_error(c->conn, 500, "internal", "out of memory");
+    struct MHD_Response *r = MHD_create_response_from_callback(
+        MHD_SIZE_UNKNOWN, 4096, events_reader, cl, events_reader_free);
+    if (!r) {
+        events_client_free(cl);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result ret = MHD_queue_response(c->conn, 200, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result devices_simulate_post(struct ctx *c, const char *id, json_t *obj)
+{
+    json_t *code = json_object_get(obj, "code");
+    if (code && !json_is_string(code))
+        return send_error_extra(c->conn, 400, "invalid", "code must be a string", "code", NULL,
+                                NULL);
+    int rc = devices_simulate(c->api->devices, id, json_string_value(code));
+    if (rc == MK_ENOTFOUND)
+        return send_error(c->conn, 404, "not_found",
+                          "no such demo device (demo devices run only with mokitd --demo)");
+    if (rc == MK_EINVAL)
+        return send_error_extra(c->conn, 400, "invalid",
+                                "a keyboard-mode scanner types upper-case letters and digits only",
+                                "code", NULL, NULL);
+    if (rc != MK_OK)
+        return send_store_error(c->conn, rc);
+    return send_json(c->conn, 202, json_pack("{s:s}", "device", id));
+}
+
+static void publish(struct ctx *c, const char *type, json_t *data)
+{
+    if (c->api->events)
+        events_publish(c->api->events, type, json_incref(data));
+}
+
+static enum MHD_Result station_get(struct ctx *c, const char *name)
+{
+    json_t *s;
+    int rc = store_station_get(c->api->st, name, &s);
+    if (rc == MK_ENOTFOUND)
+        return send_error(c->conn, 404, "not_found", "no such station");
+    if (rc != MK_OK)
+        return send_store_error(c->conn, rc);
+    return send_json(c->conn, 200, s);
+}
+
+static enum MHD_Result station_patch(struct ctx *c, const char *name, json_t *obj)
+{
+    json_t *devs = json_object_get(obj, "devices"), *def = json_object_get(obj, "default");
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        if (strcmp(key, "devices") != 0 && strcmp(key, "default") != 0)
+            return send_error_extra(c->conn, 400, "invalid", "unknown field", key, NULL, NULL);
+    }
+    if (devs && !json_is_string(devs))
+        return send_error_extra(c->conn, 400, "invalid",
+                                "devices is a comma list of device ids, drivers or driver:serial",
+                                "devices", NULL, NULL);
+    if (def && !json_is_boolean(def))
+        return send_error_extra(c->conn, 400, "invalid", "default is true or false", "default",
+                                NULL, NULL);
+    json_t *s;
+    int rc = store_station_update(c->api->st, &c->actor, name, json_string_value(devs),
+                                  def ? json_is_true(def) : -1, &s);
+    if (rc == MK_ENOTFOUND)
+        return send_error(c->conn, 404, "not_found", "no such station");
+    if (rc == MK_EINVAL)
+        return send_error_extra(c->conn, 400, "invalid",
+                                "devices: letters, digits and - _ : . separated by commas",
+                                "devices", NULL, NULL);
+    if (rc != MK_OK)
+        return send_store_error(c->conn, rc);
+    publish(c, "station", s);
+    return send_json(c->conn, 200, s);
+}
+
+/* POST /stations/{name}/current {"patient": CODE} | {"visit": ID} | {"visit": null}. */
+static enum MHD_Result station_current_post(struct ctx *c, const char *name, json_t *obj)
+{
+    json_t *patient = json_object_get(obj, "patient"), *visit = json_object_get(obj, "visit");
+    char visit_id[64] = "";
+    if (patient) {
+        char code[CODE_LEN + 1], campaign[64];
+        if (!json_is_string(patient) || code_parse(json_string_value(patient), code) != MK_OK)
+            return send_error_extra(c->conn, 400, "invalid", "not a patient code", "patient", NULL,
+                                    NULL);
+        int rc = store_campaign_id(c->api->st, NULL, campaign);
+        json_t *v = NULL;
+        if (rc == MK_OK)
+            rc = store_visit_create(c->api->st, &c->actor, code, campaign, &v);
+        if (rc == MK_ENOTFOUND)
+            return send_error(c->conn, 404, "not_found", "no such patient, or no campaign");
+        if (rc != MK_OK && rc != MK_EEXIST)
+            return send_store_error(c->conn, rc);
+        snprintf(visit_id, sizeof visit_id, "%s", json_string_value(json_object_get(v, "id")));
+        json_decref(v);
+    } else if (json_is_string(visit)) {
+        snprintf(visit_id, sizeof visit_id, "%s", json_string_value(visit));
+    } else if (!json_is_null(visit)) {
+        return send_error(c->conn, 400, "invalid",
+                          "give \"patient\" (a code), \"visit\" (an id) or \"visit\": null");
+    }
+    json_t *s;
+    int rc =
+        store_station_set_current(c->api->st, &c->actor, name, visit_id[0] ? visit_id : NULL, &s);
+    if (rc == MK_ENOTFOUND)
+        return send_error(c->conn, 404, "not_found", "no such station or visit");
+    if (rc != MK_OK)
+        return send_store_error(c->conn, rc);
+    publish(c, "station", s);
+    return send_json(c->conn, 200, s);
+}
+
+/* POST /stations/{name}/scan {"text": ...}: a scan made with a phone's camera, taken as a
+ * scanner's would be. */
+static enum MHD_Result station_scan_post(struct ctx *c, const char *name, json_t *obj)
+{
+    json_t *text = json_object_get(obj, "text");
+    if (!json_is_string(text) || !json_string_length(text) ||
+        json_string_length(text) > FW_SCAN_MAX)
+        return send_error_extra(c->conn, 400, "invalid", "text: what was scanned (1-1024 bytes)",
+                                "text", NULL, NULL);
+    json_t *s;
+    if (store_station_get(c->api->st, name, &s) != MK_OK)
+        return send_error(c->conn, 404, "not_found", "no such station");
+    json_decref(s);
+    json_t *out = devices_scan_outcome(c->api->st, name, json_string_value(text));
+    if (!out)
+        return send_error(c->conn, 500, "internal", "out of memory");
+    if (json_is_true(json_object_get(out, "accepted")) &&
+        store_station_get(c->api->st, name, &s) == MK_OK) {
+        publish(c, "station", s);
+        json_decref(s);
+    }
+    publish(c, "scan", out);
+    return send_json(c->conn, 200, out);
+}
+
+static enum MHD_Result readings_get(struct ctx *c)
+{
+    const char *state = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "state");
+    const char *station = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "station");
+    const char *limit = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "limit");
+    int n = 50;
+    if (limit && parse_int_arg(limit, 1, 500, &n) != 0)
+        return send_error_extra(c->conn, 400, "invalid", "limit must be 1-500", "limit", NULL,
+                                NULL);
+    if (state && state[0] && strcmp(state, "attached") != 0 && strcmp(state, "unassigned") != 0 &&
+        strcmp(state, "implausible") != 0)
+        return send_error_extra(c->conn, 400, "invalid",
+                                "state is attached, unassigned or implausible", "state", NULL,
+                                NULL);
+    json_t *list;
+    int rc = store_reading_list(c->api->st, state && state[0] ? state : NULL,
+                                station && station[0] ? station : NULL, n, &list);
+    return list_response(c, "readings", rc, list);
+}
+
+static enum MHD_Result reading_assign_post(struct ctx *c, const char *id, json_t *obj)
+{
+    json_t *visit = json_object_get(obj, "visit");
+    if (!json_is_string(visit))
+        return send_error_extra(c->conn, 400, "invalid", "visit: the visit id to attach it to",
+                                "visit", NULL, NULL);
+    json_t *r;
+    int rc = store_reading_assign(c->api->st, &c->actor, id, json_string_value(visit), &r);
+    if (rc == MK_ENOTFOUND)
+        return send_error(c->conn, 404, "not_found", "no such reading or visit");
+    if (rc == MK_EEXIST)
+        return send_error(c->conn, 409, "conflict", "the reading is attached already");
+    if (rc == MK_ERANGE)
+        return send_error(c->conn, 422, "out_of_range",
+                          "the reading is implausible for its kind: enter the value by hand");
+    if (rc != MK_OK)
+        return send_store_error(c->conn, rc);
+    publish(c, "reading", r);
+    return send_json(c->conn, 200, r);
 }
 
 static enum MHD_Result route_post(struct ctx *c, json_t **obj)
@@ -1057,6 +1316,26 @@ static enum MHD_Result route_post(struct ctx *c, json_t **obj)
         BODY(c, *obj);
         return printers_post(c, *obj);
     }
+    if (strcmp(a, "devices") == 0 && c->nseg == 3 && strcmp(c->seg[2], "simulate") == 0) {
+        REQUIRE(c, PERM_READ);
+        BODY(c, *obj);
+        return devices_simulate_post(c, b, *obj);
+    }
+    if (strcmp(a, "stations") == 0 && c->nseg == 3 && strcmp(c->seg[2], "current") == 0) {
+        REQUIRE(c, PERM_READ);
+        BODY(c, *obj);
+        return station_current_post(c, b, *obj);
+    }
+    if (strcmp(a, "stations") == 0 && c->nseg == 3 && strcmp(c->seg[2], "scan") == 0) {
+        REQUIRE(c, PERM_READ);
+        BODY(c, *obj);
+        return station_scan_post(c, b, *obj);
+    }
+    if (strcmp(a, "readings") == 0 && c->nseg == 3 && strcmp(c->seg[2], "assign") == 0) {
+        REQUIRE(c, PERM_OBS_WRITE);
+        BODY(c, *obj);
+        return reading_assign_post(c, b, *obj);
+    }
     return not_allowed_or_found(c);
 }
 
@@ -1072,7 +1351,7 @@ static enum MHD_Result route(struct ctx *c)
         if (strcmp(a, "health") == 0)
             return health(c);
         if (strcmp(a, "status") == 0)
-            return send_json(c->conn, 200, status_json(c->api->st));
+            return send_json(c->conn, 200, status_json(c->api->st, c->api->devices));
         if (strcmp(a, "me") == 0) {
             REQUIRE(c, 0);
             return send_json(c->conn, 200, json_incref(c->staff));
@@ -1098,6 +1377,23 @@ static enum MHD_Result route(struct ctx *c)
             REQUIRE(c, PERM_READ);
             return print_jobs_get(c);
         }
+        if (strcmp(a, "events") == 0) {
+            REQUIRE(c, PERM_READ);
+            return events_get(c);
+        }
+        if (strcmp(a, "devices") == 0) {
+            REQUIRE(c, PERM_READ);
+            return list_response(c, "devices", MK_OK, devices_list(c->api->devices));
+        }
+        if (strcmp(a, "stations") == 0) {
+            REQUIRE(c, PERM_READ);
+            int rc = store_station_list(c->api->st, &list);
+            return list_response(c, "stations", rc, list);
+        }
+        if (strcmp(a, "readings") == 0) {
+            REQUIRE(c, PERM_READ);
+            return readings_get(c);
+        }
     }
     if (is(c, "GET") && c->nseg == 2) {
         if (strcmp(a, "patients") == 0) {
@@ -1118,6 +1414,20 @@ static enum MHD_Result route(struct ctx *c)
             REQUIRE(c, PERM_READ);
             return printer_get(c, c->seg[1]);
         }
+        if (strcmp(a, "stations") == 0) {
+            REQUIRE(c, PERM_READ);
+            return station_get(c, c->seg[1]);
+        }
+        if (strcmp(a, "readings") == 0) {
+            REQUIRE(c, PERM_READ);
+            json_t *r;
+            int rc = store_reading_get(c->api->st, c->seg[1], &r);
+            if (rc == MK_ENOTFOUND)
+                return send_error(c->conn, 404, "not_found", "no such reading");
+            if (rc != MK_OK)
+                return send_store_error(c->conn, rc);
+            return send_json(c->conn, 200, r);
+        }
         if (strcmp(a, "print-jobs") == 0) {
             REQUIRE(c, PERM_READ);
             json_t *j;
@@ -1128,6 +1438,13 @@ static enum MHD_Result route(struct ctx *c)
                 return send_store_error(c->conn, rc);
             return send_json(c->conn, 200, j);
         }
+    }
+    if (is(c, "PATCH") && c->nseg == 2 && strcmp(a, "stations") == 0) {
+        REQUIRE(c, PERM_ADMIN);
+        BODY(c, obj);
+        ret = station_patch(c, c->seg[1], obj);
+        json_decref(obj);
+        return ret;
     }
     if (is(c, "PATCH") && c->nseg == 2 && strcmp(a, "printers") == 0) {
         REQUIRE(c, PERM_ADMIN);
@@ -1286,11 +1603,15 @@ int api_start(const struct api_config *cfg, struct store *st, struct api **out)
     a->st = st;
     a->session_seconds = cfg->session_seconds;
     a->spool = cfg->spool;
+    a->devices = cfg->devices;
+    a->events = cfg->events;
     if (fw_font_open(FW_FONT_DEFAULT, &a->font) != FW_OK) {
         LOG(LOG_WARN, "%s is missing (fonts-dejavu-core): nothing can be printed", FW_FONT_DEFAULT);
         a->font = NULL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    /* Suspend/resume: an event stream waits without holding the thread. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     uint16_t port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
@@ -1313,6 +1634,7 @@ void api_stop(struct api *a)
 {
     if (!a)
         return;
+    events_close(a->events); /* no stream may be left suspended when the server stops */
     MHD_stop_daemon(a->mhd);
     fw_font_close(a->font);
     free(a);

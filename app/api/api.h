@@ -2,15 +2,19 @@
  * One libmicrohttpd thread serves every request, so the store is used by one thread. */
 #pragma once
 
+#include "../devices/devices.h"
 #include "../print/spool.h"
+#include "events.h"
 #include "../store/store.h"
 
 struct api;
 
 struct api_config {
-    const char *listen;  /* "ADDR:PORT", IPv4 or [IPv6] */
-    int session_seconds; /* lifetime of a login */
-    struct spool *spool; /* told about new print jobs; may be NULL */
+    const char *listen;      /* "ADDR:PORT", IPv4 or [IPv6] */
+    int session_seconds;     /* lifetime of a login */
+    struct spool *spool;     /* told about new print jobs; may be NULL */
+    struct devices *devices; /* the device list and the demo's devices; may be NULL */
+    struct events *events;   /* the event stream (GET /api/v1/events); may be NULL */
 };
 
 /* Starts serving. 0 with *out, or MK_EINVAL (bad address) / MK_EIO (cannot bind: logged). */

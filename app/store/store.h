@@ -169,3 +169,50 @@ int store_job_requeue_interrupted(struct store *st, const char *printer, int *co
 int store_job_reprint(struct store *st, const struct actor *a, const char *id, json_t **out);
 /* Cancels a queued job. MK_EBUSY while it is being sent, MK_EINVAL when it is finished. */
 int store_job_cancel(struct store *st, const struct actor *a, const char *id, json_t **out);
+
+/* ---- stations and device readings (app/sql/003_devices.sql) ---- */
+
+/* Stations with their current patient: "current" {visit, patient, queue_number, since} or
+ * null (a visit of another day is not current). */
+int store_station_list(struct store *st, json_t **out);
+/* MK_ENOTFOUND. */
+int store_station_get(struct store *st, const char *name, json_t **out);
+/* Changes the devices it takes (NULL: unchanged; a comma list of device ids, driver names or
+ * driver:serial) and whether it is the default (1 makes it the default in place of another;
+ * -1 unchanged). Audited. MK_ENOTFOUND, MK_EINVAL. */
+int store_station_update(struct store *st, const struct actor *a, const char *name,
+                         const char *devices, int is_default, json_t **out);
+/* Makes a visit the station's current one (visit_id NULL: none). Audited. MK_ENOTFOUND. */
+int store_station_set_current(struct store *st, const struct actor *a, const char *name,
+                              const char *visit_id, json_t **out);
+/* The station a device feeds: the one naming it (device id, driver:serial, driver, in that
+ * order of precedence), else the default station. name[40]; MK_ENOTFOUND when neither. */
+int store_station_for_device(struct store *st, const char *device_id, const char *driver,
+                             const char *serial, char name[40]);
+
+struct reading_in {
+    const char *station;          /* may be NULL: unassigned */
+    const char *device_id;        /* "usb-1-1.2" */
+    const char *device;           /* "driver/model/serial" */
+    const char *code;             /* observation kind */
+    double v[OBS_MAX_COMPONENTS]; /* in the kind's unit */
+    int present[OBS_MAX_COMPONENTS];
+    long long device_time; /* unix seconds by the device's clock; 0: a live reading */
+    const char *raw_hex;   /* the frame, for provenance */
+};
+/* Keeps a device reading. It becomes an observation of the station's current visit (source
+ * "device", the device in its provenance) when the station has one today and the values are
+ * plausible; else it waits as "unassigned" (or "implausible"). *out is the reading with
+ * "observation" when one was made. MK_EEXIST (*out the earlier one) for a reading from a
+ * device's memory stored before; MK_EINVAL for a kind the kit does not know. Audited. */
+int store_reading_add(struct store *st, const struct actor *a, const struct reading_in *r,
+                      json_t **out);
+/* Newest first. state and station may be NULL (any). limit 1-500. */
+int store_reading_list(struct store *st, const char *state, const char *station, int limit,
+                       json_t **out);
+int store_reading_get(struct store *st, const char *id, json_t **out);
+/* Attaches an unassigned reading to a visit: the observation is made then. MK_ENOTFOUND (the
+ * reading or the visit); MK_EEXIST when already attached; MK_ERANGE for an implausible one
+ * (kept, never observed). Audited. */
+int store_reading_assign(struct store *st, const struct actor *a, const char *id,
+                         const char *visit_id, json_t **out);

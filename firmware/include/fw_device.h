@@ -18,6 +18,9 @@ struct fw_reading {
     const char *kind;
     const char *unit;
     double value;
+    double value2, value3; /* blood pressure: diastolic and mean (NaN when not given) */
+    long long device_time; /* unix seconds by the device's clock for a reading from its memory;
+                              0 for a live reading (taken now) */
 };
 
 /* ---- captures (firmware/doc/captures.md) ---- */
@@ -119,34 +122,165 @@ int fw_cms50_parse(const uint8_t p[5], struct fw_cms50_packet *out);
 /* ---- drivers ---- */
 
 #define FW_MAX_READINGS 4
+#define FW_SCAN_MAX     1024 /* the longest code a scanner may send */
 
 struct fw_usb_id {
     uint16_t vid, pid;
 };
 
-/* A driver: what it is, which devices it serves, and how it turns their frames into
- * readings. The device manager will add open/close/probe; decoding is pure, so the same
- * entry serves real devices, replays (fw_replay) and `mokit device decode`. */
+/* What one frame (or a timeout) gave: readings, a scanned code, or a rejected scan; and the
+ * bytes the driver wants sent to the device (a command, an answer). */
+struct fw_decoded {
+    struct fw_reading readings[FW_MAX_READINGS];
+    size_t nreadings;
+    int scanned; /* 1: scan holds a complete code; -1: a rejected scan (why says why) */
+    char scan[FW_SCAN_MAX + 1];
+    char why[160];      /* a rejected scan, or a frame that is not this device's (FW_EINVAL) */
+    const char *status; /* what the device says of itself when that is news for the staff
+                           ("over capacity", "under zero", "zero", "in motion"); NULL */
+    uint8_t reply[64];
+    size_t reply_len;
+    size_t consumed; /* the driver stopped after a result at this many bytes: call decode again
+                        with the rest (0: it took the whole frame) */
+};
+
+/* A driver: what it is, which devices it serves, and how it turns their frames into readings
+ * or scans. Decoding is pure, so the same entry serves real devices (the device manager),
+ * replays (fw_replay, the replay transport) and `mokit device decode`.
+ * Adding one: firmware/doc/adding-a-driver.md. */
 struct fw_driver {
-    const char *name;        /* "hidpos-scale", "cms50": used in config and on the command line */
-    const char *description; /* for people */
-    const char *transport;   /* "usb-hid", "serial" */
-    const struct fw_usb_id *usb_ids; /* ends with {0, 0} */
-    size_t state_size;               /* zeroed before the first frame */
-    /* One frame from the device (a HID report; a chunk of a serial stream): up to max
-     * readings into out, the number written; FW_EINVAL with err for a frame that is not this
-     * device's (the state is unchanged). */
-    int (*decode)(void *state, const uint8_t *data, size_t n, struct fw_reading *out, size_t max,
-                  char *err, size_t errlen);
+    const char *name;                /* "hidpos-scale", "cms50", ...: config and command line */
+    const char *description;         /* for people */
+    const char *transport;           /* "usb-hid", "usb-bulk", "serial", "evdev", "demo" */
+    const struct fw_usb_id *usb_ids; /* claimed by id (ends with {0, 0}); NULL: by config */
+    int baud;                        /* serial: speed; parity 'N', 'O' or 'E' */
+    char parity;
+    size_t state_size; /* zeroed before the device's first frame */
+    /* A device on a shared USB id (the CMS50's CP210x bridge) is asked what it is before it
+     * is claimed: each step sets the port's speed and parity, sends its bytes and listens up
+     * to `listen` seconds; verdict(state, bytes heard so far, model[96]) is 1 when the device
+     * is this driver's (the state is set up for it), 0 while undecided. No step: by id. */
+    const struct fw_probe_step {
+        int baud;
+        char parity;
+        uint8_t send[16];
+        size_t send_len;
+        double listen;
+        int (*verdict)(void *state, const uint8_t *heard, size_t n, char *model);
+    } * probe;
+    size_t nprobe;
+    double keepalive; /* seconds between two start() sends while online; 0 once only */
+    /* Bytes to send when the device is opened (after any probe): starts live data. 0 none. */
+    size_t (*start)(void *state, uint8_t *out, size_t cap);
+    /* One frame from the device (a HID report, a chunk of a serial stream, an 8-byte evdev
+     * record) received at t (seconds): fills out (zeroed by the caller). FW_OK, or FW_EINVAL
+     * with out->why for a frame that is not this device's (the state is unchanged). */
+    int (*decode)(void *state, const uint8_t *data, size_t n, double t, struct fw_decoded *out);
+    /* When the driver wants timeout() called (a scanner's gap), or < 0 for never. */
+    double (*deadline)(const void *state);
+    int (*timeout)(void *state, double now, struct fw_decoded *out);
 };
 
 extern const struct fw_driver fw_drivers[];
 extern const size_t fw_drivers_count;
 const struct fw_driver *fw_driver_find(const char *name);
+/* The driver that claims a USB id for a transport ("usb-hid", "serial"); NULL when none. */
+const struct fw_driver *fw_driver_for_usb(uint16_t vid, uint16_t pid, const char *transport);
 
-/* Plays the device-to-host frames of a capture through a driver's decoder; cb gets every
- * reading with the time of the frame that completed it (-1 when the capture has none). A frame
- * the driver refuses stops the replay: FW_EINVAL with "frame N: ..." in err. FW_ENOMEM. */
+/* Plays the device-to-host frames of a capture through a driver; cb gets what each frame gave
+ * (readings, scans) with the frame's time (-1 when the capture has none), and what a gap
+ * timeout gave after the frame. A frame the driver refuses stops the replay: FW_EINVAL with
+ * "frame N: ..." in err. FW_ENOMEM. */
 int fw_replay(const struct fw_driver *d, const struct fw_capture *c,
-              void (*cb)(void *ctx, double at, const struct fw_reading *r), void *ctx, char *err,
+              void (*cb)(void *ctx, double at, const struct fw_decoded *r), void *ctx, char *err,
               size_t errlen);
+
+/* ---- the device manager (firmware/core/devices.c) ----
+ *
+ * One thread and one poll() loop for every device: USB through libusb (hotplug where the
+ * platform has it, else a rescan each second), serial ports (USB-serial bridges found under a
+ * USB device, and configured paths), evdev nodes of scanners, replayed captures and the demo
+ * devices. A device fault marks that device offline; nothing stops the loop. Callbacks run on
+ * the manager's thread, one at a time. */
+
+enum fw_dev_state {
+    FW_DEV_PROBING,   /* asking a shared-id device what it is */
+    FW_DEV_ONLINE,    /* open, frames decoded */
+    FW_DEV_OFFLINE,   /* a fault: will be tried again when it comes back */
+    FW_DEV_UNCLAIMED, /* seen, but no driver knows it */
+    FW_DEV_GONE,      /* unplugged or ended */
+};
+const char *fw_dev_state_name(enum fw_dev_state s);
+
+/* Who a device is, for provenance ("hidpos-scale/DYMO M10/0071234"). */
+struct fw_identity {
+    char id[64];        /* stable while plugged: "usb-1-1.2", "tty-ttyUSB0", "demo-scale" */
+    char driver[32];    /* driver name */
+    char model[96];     /* product string or the probe's answer */
+    char serial[64];    /* serial number, "" when the device has none */
+    char path[128];     /* /dev node, "usb:BUS:ADDR", capture file */
+    char transport[16]; /* driver transport */
+    uint16_t vid, pid;
+};
+
+enum fw_event_type {
+    FW_EV_DEVICE,  /* state changed (arrived, probed, offline, gone); message says why */
+    FW_EV_READING, /* decoded: readings */
+    FW_EV_SCAN,    /* decoded: a code, or a rejected scan */
+    FW_EV_FRAME,   /* raw bytes in or out (only when fw_manager_config.frames is set) */
+};
+
+struct fw_event {
+    enum fw_event_type type;
+    const struct fw_identity *dev;
+    enum fw_dev_state state;
+    double time; /* unix seconds (CLOCK_REALTIME) when the last byte arrived */
+    double mono; /* the same moment on CLOCK_MONOTONIC (for latency measurements) */
+    const struct fw_decoded *decoded; /* READING, SCAN */
+    const uint8_t *raw;               /* the frame that completed it (provenance); FRAME */
+    size_t raw_len;
+    bool to_device; /* FRAME: host to device */
+    const char *message;
+};
+
+struct fw_manager_config {
+    void (*on_event)(void *ctx, const struct fw_event *ev);
+    void *ctx;
+    bool usb;   /* find USB devices (libusb) and the serial and input nodes under them */
+    bool evdev; /* take scanners' input nodes (grabbed: their keys reach no other program) */
+    /* Devices by configuration, comma-separated "DRIVER:PATH", e.g.
+     * "cms50:/dev/ttyUSB0,serial-scanner:/dev/ttyACM0,hid-scanner:/dev/input/event3". */
+    const char *paths;
+    /* A directory watched for capture files (*.cap): each is played as a device, in real time
+     * by its @SECONDS (or 10 frames a second without), then the device leaves. Tests, training
+     * and benchmarks; NULL for none. The driver is the capture's "# driver:" header. */
+    const char *replay_dir;
+    bool demo;               /* the simulated devices of `make run` (fw_manager_simulate) */
+    bool frames;             /* report FW_EV_FRAME (for `mokit device record`) */
+    const char *only_driver; /* claim only devices of this driver (record); NULL: all */
+};
+
+struct fw_manager;
+/* Starts the manager's thread. FW_OK with *out; FW_ENOMEM; FW_EIO with err. A platform
+ * without USB access (no libusb, no permission) starts without USB and says so in err. */
+int fw_manager_start(const struct fw_manager_config *cfg, struct fw_manager **out, char *err,
+                     size_t errlen);
+/* Stops the thread, closes every device (giving back kernel drivers), frees. */
+void fw_manager_stop(struct fw_manager *m);
+
+struct fw_device_info {
+    struct fw_identity id;
+    enum fw_dev_state state;
+    char message[160]; /* the last error or probe result */
+    double since;      /* unix seconds of the last state change */
+    double last_frame; /* unix seconds, 0 when none yet */
+    long frames, readings, scans, errors;
+};
+/* A snapshot of the devices seen (gone ones for a minute). The caller frees *out. */
+int fw_manager_devices(struct fw_manager *m, struct fw_device_info **out, size_t *n);
+
+/* Demo devices: "demo-scanner" scans code (then the demo scale, oximeter and blood-pressure
+ * monitor take their readings, as a nurse would); "demo-scale", "demo-oximeter", "demo-bp"
+ * take one reading. FW_ENODEV when not in demo mode or no such device; FW_EINVAL for a code
+ * with characters a keyboard-mode scanner cannot type. */
+int fw_manager_simulate(struct fw_manager *m, const char *device_id, const char *code);

@@ -1,6 +1,8 @@
 /* Contec CMS50 pulse oximeters, older firmware: 5-byte live packets at 19200 8O1. Pure. */
 #include "fw_device.h"
 
+#include <math.h>
+
 #include <stdlib.h>
 
 int fw_cms50_parse(const uint8_t p[5], struct fw_cms50_packet *out)
@@ -73,7 +75,9 @@ int fw_cms50_feed(struct fw_cms50 *s, uint8_t byte, struct fw_reading out[2],
     if (s->given || s->run < FW_CMS50_STABLE_PACKETS)
         return 0;
     s->given = true;
-    out[0] = (struct fw_reading){.kind = "spo2", .unit = "%", .value = k.spo2};
-    out[1] = (struct fw_reading){.kind = "pulse", .unit = "/min", .value = k.pulse};
+    out[0] = (struct fw_reading){
+        .kind = "spo2", .unit = "%", .value = k.spo2, .value2 = NAN, .value3 = NAN};
+    out[1] = (struct fw_reading){
+        .kind = "pulse", .unit = "/min", .value = k.pulse, .value2 = NAN, .value3 = NAN};
     return 2;
 }

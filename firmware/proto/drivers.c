@@ -1,36 +1,214 @@
 /* The driver table. Add a driver: a decoder in proto/, a row here, a doc in firmware/doc/,
  * byte-vector tests and a capture with its golden readings in tests/replay/. */
 #include "fw_device.h"
+#include "cms50f.h"
+#include "scanner.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int scale_decode(void *state, const uint8_t *data, size_t n, struct fw_reading *out,
-                        size_t max, char *err, size_t errlen)
+static int scale_decode(void *state, const uint8_t *data, size_t n, double t,
+                        struct fw_decoded *out)
 {
-    if (max < 1)
-        return FW_EINVAL;
-    int rc = fw_hidpos_feed(state, data, n, out, NULL);
-    if (rc < 0)
-        snprintf(err, errlen,
+    (void)t;
+    enum fw_scale_status st = 0;
+    int rc = fw_hidpos_feed(state, data, n, &out->readings[0], &st);
+    if (rc < 0) {
+        snprintf(out->why, sizeof out->why,
                  "not a scale report (report 3, 6 bytes, status 1-8, unit g/kg/oz/lb)");
-    return rc;
+        return rc;
+    }
+    out->nreadings = (size_t)rc;
+    static const char *const says[] = {
+        [FW_SCALE_FAULT] = "fault",
+        [FW_SCALE_ZERO] = "zero",
+        [FW_SCALE_MOTION] = "in motion",
+        [FW_SCALE_STABLE] = "stable",
+        [FW_SCALE_UNDER] = "under zero",
+        [FW_SCALE_OVER] = "over capacity",
+        [FW_SCALE_CALIBRATE] = "needs calibration",
+        [FW_SCALE_REZERO] = "needs re-zero",
+    };
+    if (st >= FW_SCALE_FAULT && st <= FW_SCALE_REZERO)
+        out->status = says[st];
+    return FW_OK;
 }
 
-static int cms50_decode(void *state, const uint8_t *data, size_t n, struct fw_reading *out,
-                        size_t max, char *err, size_t errlen)
+/* The CMS50 family speaks one of two protocols: the probe (or, in a replay, the first
+ * packets) says which; bytes wait until it is known. */
+struct cms50_any {
+    int proto; /* 0 undecided, 1 older (19200 8O1), 2 newer (115200 8N1) */
+    uint8_t pending[128];
+    size_t npending;
+    struct fw_cms50 old;
+    struct fw_cms50f nw;
+};
+
+static void cms50_byte(struct cms50_any *c, uint8_t b, struct fw_decoded *out)
 {
-    (void)err;
-    (void)errlen;
-    int got = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct fw_reading r[2];
-        int k = fw_cms50_feed(state, data[i], r, NULL, NULL);
-        for (int j = 0; j < k && (size_t)got < max; j++)
-            out[got++] = r[j];
+    struct fw_reading r[2];
+    int k = c->proto == 2 ? fw_cms50f_feed(&c->nw, b, r, NULL, NULL)
+                          : fw_cms50_feed(&c->old, b, r, NULL, NULL);
+    for (int j = 0; j < k && out->nreadings < FW_MAX_READINGS; j++)
+        out->readings[out->nreadings++] = r[j];
+}
+
+static int cms50_decode(void *state, const uint8_t *data, size_t n, double t,
+                        struct fw_decoded *out)
+{
+    (void)t;
+    struct cms50_any *c = state;
+    size_t i = 0;
+    while (!c->proto && i < n) {
+        if (c->npending == sizeof c->pending) { /* undecided for long: keep the newer half */
+            memmove(c->pending, c->pending + 64, 64);
+            c->npending = 64;
+        }
+        c->pending[c->npending++] = data[i++];
+        c->proto = fw_cms50_detect(c->pending, c->npending);
+        if (c->proto)
+            for (size_t k = 0; k < c->npending; k++)
+                cms50_byte(c, c->pending[k], out);
     }
-    return got;
+    for (; i < n; i++)
+        cms50_byte(c, data[i], out);
+    return FW_OK;
+}
+
+/* Newer firmware stops live data 30 s after A1: it is sent again every 15 s. */
+static size_t cms50_start(void *state, uint8_t *out, size_t cap)
+{
+    struct cms50_any *c = state;
+    if (c->proto != 2 || cap < FW_CMS50F_CMD_LEN)
+        return 0;
+    return fw_cms50f_command(FW_CMS50F_CMD_LIVE_START, out);
+}
+
+static int cms50_probe_new(void *state, const uint8_t *heard, size_t n, char *model)
+{
+    struct cms50_any *c = state;
+    if (fw_cms50f_probe_reply(heard, n, model, 96) != 1)
+        return 0;
+    c->proto = 2;
+    if (!model[0] || model[0] == ' ')
+        snprintf(model, 96, "CMS50 (newer firmware)");
+    return 1;
+}
+
+static int cms50_probe_old(void *state, const uint8_t *heard, size_t n, char *model)
+{
+    struct cms50_any *c = state;
+    if (fw_cms50_detect(heard, n) != 1)
+        return 0;
+    c->proto = 1;
+    snprintf(model, 96, "CMS50 (older firmware)");
+    return 1;
+}
+
+static const struct fw_probe_step cms50_probe[] = {
+    {.baud = 115200,
+     .parity = 'N',
+     .send = {0x7d, 0x81, FW_CMS50F_CMD_MODEL, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80},
+     .send_len = 9,
+     .listen = 0.6,
+     .verdict = cms50_probe_new},
+    {.baud = 19200, .parity = 'O', .listen = 1.5, .verdict = cms50_probe_old},
+};
+
+/* The demo blood-pressure monitor's frame (no real monitor speaks it): 'P', systolic,
+ * diastolic, pulse as LE16 each. The real monitors' drivers come with Devices II. */
+static int demo_decode(void *state, const uint8_t *data, size_t n, double t, struct fw_decoded *out)
+{
+    (void)state;
+    (void)t;
+    if (n != 7 || data[0] != 'P') {
+        snprintf(out->why, sizeof out->why, "not a demo frame ('P' + 3 x LE16)");
+        return FW_EINVAL;
+    }
+    unsigned sys = data[1] | data[2] << 8, dia = data[3] | data[4] << 8,
+             pulse = data[5] | data[6] << 8;
+    if (sys < 40 || sys > 300 || dia < 20 || dia >= sys || pulse < 25 || pulse > 250) {
+        snprintf(out->why, sizeof out->why, "demo reading out of range: %u/%u, %u", sys, dia,
+                 pulse);
+        return FW_EINVAL;
+    }
+    out->readings[0] = (struct fw_reading){
+        .kind = "bp", .unit = "mm[Hg]", .value = sys, .value2 = dia, .value3 = NAN};
+    out->readings[1] = (struct fw_reading){
+        .kind = "pulse", .unit = "/min", .value = pulse, .value2 = NAN, .value3 = NAN};
+    out->nreadings = 2;
+    return FW_OK;
+}
+
+/* Scanners: a code, or a rejected one (a result, not a refused frame). */
+static void scan_result(int rc, const char *code, const char *why, struct fw_decoded *out)
+{
+    if (rc == 1) {
+        out->scanned = 1;
+        snprintf(out->scan, sizeof out->scan, "%s", code);
+    } else if (rc == FW_EINVAL) {
+        out->scanned = -1;
+        snprintf(out->why, sizeof out->why, "%s", why);
+    }
+}
+
+static int keyscan_decode(void *state, const uint8_t *data, size_t n, double t,
+                          struct fw_decoded *out)
+{
+    if (n != FW_KEYSCAN_FRAME) {
+        snprintf(out->why, sizeof out->why,
+                 "not an input event record (8 bytes: type, code, "
+                 "value, little-endian)");
+        return FW_EINVAL;
+    }
+    char code[FW_SCAN_MAX + 1], why[160] = "";
+    int rc = fw_keyscan_feed_frame(state, data, t, code, sizeof code, why, sizeof why);
+    scan_result(rc, code, why, out);
+    return FW_OK;
+}
+
+static double keyscan_deadline(const void *state)
+{
+    return fw_keyscan_deadline(state);
+}
+
+static int keyscan_timeout(void *state, double now, struct fw_decoded *out)
+{
+    char code[FW_SCAN_MAX + 1], why[160] = "";
+    scan_result(fw_keyscan_timeout(state, now, code, sizeof code, why, sizeof why), code, why, out);
+    return FW_OK;
+}
+
+/* A serial scanner's frame is what one read gave: it may end a code and start the next, or
+ * hold two: decoding stops after a result and says how far it got (out->consumed). */
+static int linescan_decode(void *state, const uint8_t *data, size_t n, double t,
+                           struct fw_decoded *out)
+{
+    char code[FW_SCAN_MAX + 1], why[160] = "";
+    for (size_t i = 0; i < n; i++) {
+        int rc = fw_linescan_feed(state, data[i], t, code, sizeof code, why, sizeof why);
+        if (rc != 0) {
+            scan_result(rc, code, why, out);
+            out->consumed = i + 1 < n ? i + 1 : 0;
+            break;
+        }
+    }
+    return FW_OK;
+}
+
+static double linescan_deadline(const void *state)
+{
+    return fw_linescan_deadline(state);
+}
+
+static int linescan_timeout(void *state, double now, struct fw_decoded *out)
+{
+    char code[FW_SCAN_MAX + 1], why[160] = "";
+    scan_result(fw_linescan_timeout(state, now, code, sizeof code, why, sizeof why), code, why,
+                out);
+    return FW_OK;
 }
 
 static const struct fw_usb_id scale_ids[] = {
@@ -57,11 +235,38 @@ const struct fw_driver fw_drivers[] = {
      .state_size = sizeof(struct fw_scale),
      .decode = scale_decode},
     {.name = "cms50",
-     .description = "Contec CMS50 pulse oximeter, older firmware (19200 8O1 live data)",
+     .description = "Contec CMS50 pulse oximeter, both protocols (19200 8O1 live packets; "
+                    "v4.6+/CMS50E/F 115200 commands)",
      .transport = "serial",
      .usb_ids = cp210x_ids,
-     .state_size = sizeof(struct fw_cms50),
-     .decode = cms50_decode},
+     .baud = 19200,
+     .parity = 'O',
+     .state_size = sizeof(struct cms50_any),
+     .start = cms50_start,
+     .decode = cms50_decode,
+     .probe = cms50_probe,
+     .nprobe = sizeof cms50_probe / sizeof cms50_probe[0],
+     .keepalive = 15},
+    {.name = "hid-scanner",
+     .description = "barcode/QR scanner in USB HID keyboard mode (its input node, grabbed)",
+     .transport = "evdev",
+     .state_size = sizeof(struct fw_keyscan),
+     .decode = keyscan_decode,
+     .deadline = keyscan_deadline,
+     .timeout = keyscan_timeout},
+    {.name = "serial-scanner",
+     .description = "barcode/QR scanner in serial (USB CDC) mode, codes ended by CR/LF",
+     .transport = "serial",
+     .baud = 9600,
+     .parity = 'N',
+     .state_size = sizeof(struct fw_linescan),
+     .decode = linescan_decode,
+     .deadline = linescan_deadline,
+     .timeout = linescan_timeout},
+    {.name = "demo",
+     .description = "simulated devices of the demo kit (scale, oximeter, blood pressure, scanner)",
+     .transport = "demo",
+     .decode = demo_decode},
 };
 const size_t fw_drivers_count = sizeof fw_drivers / sizeof fw_drivers[0];
 
@@ -73,29 +278,74 @@ const struct fw_driver *fw_driver_find(const char *name)
     return NULL;
 }
 
+const struct fw_driver *fw_driver_for_usb(uint16_t vid, uint16_t pid, const char *transport)
+{
+    for (size_t i = 0; i < fw_drivers_count; i++) {
+        const struct fw_driver *d = &fw_drivers[i];
+        if (!d->usb_ids || (transport && strcmp(d->transport, transport) != 0))
+            continue;
+        for (const struct fw_usb_id *u = d->usb_ids; u->vid; u++)
+            if (u->vid == vid && u->pid == pid)
+                return d;
+    }
+    return NULL;
+}
+
 int fw_replay(const struct fw_driver *d, const struct fw_capture *c,
-              void (*cb)(void *ctx, double at, const struct fw_reading *r), void *ctx, char *err,
+              void (*cb)(void *ctx, double at, const struct fw_decoded *r), void *ctx, char *err,
               size_t errlen)
 {
     void *state = calloc(1, d->state_size ? d->state_size : 1);
-    if (!state)
+    struct fw_decoded *out = malloc(sizeof *out);
+    if (!state || !out) {
+        free(state);
+        free(out);
         return FW_ENOMEM;
+    }
     int rc = FW_OK;
+    double last = 0;
+    bool timed = c->nframes && c->frames[0].at >= 0;
+    /* A gap that never ends (no times) ends with the capture, at its last frame's time. */
     for (size_t i = 0; i < c->nframes && rc == FW_OK; i++) {
         const struct fw_frame *f = &c->frames[i];
+        double t = f->at >= 0 ? f->at : (double)i / 10;
+        /* A gap before this frame ends what the driver was waiting on (a scanner's code). */
+        if (d->deadline && d->timeout) {
+            double dl = d->deadline(state);
+            if (dl >= 0 && dl <= t) {
+                memset(out, 0, sizeof *out);
+                if (d->timeout(state, dl, out) == FW_OK && (out->nreadings || out->scanned))
+                    cb(ctx, timed ? dl : -1, out);
+            }
+        }
+        last = t;
         if (f->to_device)
             continue; /* what the host said: the device's answers follow */
-        struct fw_reading out[FW_MAX_READINGS];
-        char why[160] = "";
-        int n = d->decode(state, f->data, f->len, out, FW_MAX_READINGS, why, sizeof why);
-        if (n < 0) {
-            snprintf(err, errlen, "frame %zu: %s", i + 1, why[0] ? why : fw_strerror(n));
-            rc = n;
-            break;
+        for (size_t off = 0; off < f->len || (off == 0 && f->len == 0);) {
+            memset(out, 0, sizeof *out);
+            int n = d->decode(state, f->data + off, f->len - off, t, out);
+            if (n < 0) {
+                snprintf(err, errlen, "frame %zu: %s", i + 1,
+                         out->why[0] ? out->why : fw_strerror(n));
+                rc = n;
+                break;
+            }
+            if (out->nreadings || out->scanned)
+                cb(ctx, f->at, out);
+            if (!out->consumed)
+                break;
+            off += out->consumed;
         }
-        for (int k = 0; k < n; k++)
-            cb(ctx, f->at, &out[k]);
     }
+    /* The end of the capture is a gap too. */
+    if (rc == FW_OK && d->deadline && d->timeout) {
+        double dl = d->deadline(state);
+        memset(out, 0, sizeof *out);
+        if (dl >= 0 && d->timeout(state, dl > last ? dl : last, out) == FW_OK &&
+            (out->nreadings || out->scanned))
+            cb(ctx, timed ? (isfinite(dl) ? dl : last) : -1, out);
+    }
+    free(out);
     free(state);
     return rc;
 }

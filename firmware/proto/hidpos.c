@@ -53,6 +53,8 @@ int fw_hidpos_feed(struct fw_scale *s, const uint8_t *r, size_t n, struct fw_rea
         out->kind = "weight";
         out->unit = "kg";
         out->value = round(rep.kg * 1000) / 1000; /* grams are the scales' resolution */
+        out->value2 = out->value3 = NAN;
+        out->device_time = 0;
         return 1;
     case FW_SCALE_ZERO:
     case FW_SCALE_MOTION:

@@ -213,8 +213,10 @@ def fixture_patient_and_visit(suite):
 
 
 def run_all(suite):
+    import devices
     for flow in (flow_nfc, flow_duplicate, flow_likely_duplicate, flow_search, flow_visits,
-                 flow_observations, flow_campaigns, flow_staff, flow_printing, flow_slip, flow_logout,
+                 flow_observations, flow_campaigns, flow_staff, flow_printing, flow_slip,
+                 devices.flow_devices, flow_logout,
                  flow_status,
                  flow_audit, flow_busy, flow_second_instance, flow_fresh_kit, flow_lockout):
         flow(suite)

@@ -77,10 +77,12 @@ class Daemon:
     """One mokitd process on a data directory. stderr goes to a log file in the data dir's
     parent so that it can be shown when something fails."""
 
-    def __init__(self, build_dir, data_dir, demo=True, port=None, log_path=None):
+    def __init__(self, build_dir, data_dir, demo=True, port=None, log_path=None, extra=()):
         self.exe = binary(build_dir, "mokitd")
         self.data_dir = data_dir
         self.demo = demo
+        # Tests never take this machine's USB or input devices.
+        self.extra = ["--usb", "no", "--evdev", "no"] + list(extra)
         self.port = port or free_port()
         self.log_path = log_path or data_dir.rstrip("/") + ".mokitd.log"
         self.proc = None
@@ -90,7 +92,7 @@ class Daemon:
         argv = [self.exe, "--data", self.data_dir, "--listen", "127.0.0.1:%d" % self.port]
         if self.demo:
             argv.append("--demo")
-        return argv
+        return argv + self.extra
 
     def start(self, timeout=10.0):
         """Starts mokitd and waits until GET /api/v1/health answers 200. Raises on timeout or

@@ -249,7 +249,11 @@ def main():
     suite = Suite(build_dir, tmp)
     tap = suite.tap
     started = time.monotonic()
-    suite.daemon = Daemon(build_dir, os.path.join(tmp, "demo"), demo=True)
+    # Captures dropped into replay/ play as devices (tests/api/devices.py).
+    suite.replay_dir = os.path.join(tmp, "replay")
+    os.makedirs(suite.replay_dir)
+    suite.daemon = Daemon(build_dir, os.path.join(tmp, "demo"), demo=True,
+                          extra=["--replay-dir", suite.replay_dir])
     try:
         suite.daemon.start(timeout=10)
     except RuntimeError as e:

@@ -2,7 +2,7 @@
  * driver), HID POS scale reports, CMS50 byte streams. */
 #include "fw_device.h"
 
-static void ignore(void *ctx, double at, const struct fw_reading *r)
+static void ignore(void *ctx, double at, const struct fw_decoded *r)
 {
     (void)ctx;
     (void)at;
