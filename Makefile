@@ -126,6 +126,7 @@ bench:
 	@$(MAKE) --no-print-directory all $(B)/bench/bench_print
 	@tests/bench/run.sh $(B)
 	@$(B)/bench/bench_print
+	@python3 tests/bench/bench_devices.py $(B)
 
 fuzz:
 	@images/deps.sh build fuzz

@@ -4,7 +4,7 @@
  * One thread, one poll() loop:
  *   - USB through libusb: hotplug callbacks where the platform has them (else the device list
  *     is compared once a second); HID devices are read with interrupt transfers, bulk ones
- *     with bulk transfers, two in flight so no report is missed.
+ *     with bulk transfers, each resubmitted as soon as it completes.
  *   - Serial ports and input nodes are found in sysfs under the USB devices that carry them
  *     (a CP210x bridge, a scanner), shortly after a USB arrival and every few seconds, plus
  *     the paths the configuration names. A shared-id bridge is probed before it is claimed.
@@ -36,7 +36,8 @@
 #define RESCAN_IDLE    5.0  /* seconds between sysfs/config/replay looks when nothing happens */
 #define RESCAN_NO_HOTP 1.0  /* the USB list is compared this often without hotplug */
 #define GONE_KEEP      60.0 /* a device that left stays in the list this long */
-#define USB_XFERS      2    /* transfers in flight per device */
+#define USB_XFERS      1 /* transfers in flight per device: one, resubmitted at once (the
+                            devices send a few reports a second; umockdev replays one) */
 #define USB_BUF        64   /* HID reports of these devices are at most 64 bytes */
 #define READ_BUF       512
 #define MAX_FDS        64

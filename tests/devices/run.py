@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+"""The device manager's real transports against a running mokitd, without hardware. TAP.
+
+    python3 tests/devices/run.py [BUILD_DIR]
+
+- serial: a CMS50 pulse oximeter on a pseudo-terminal, named in --devices. The fake device
+  plays a capture from tests/replay/ the way the device would: the newer firmware answers the
+  model question (A8) and streams live data after A1; the older firmware ignores both and
+  streams its packets. mokitd must probe, claim it with the right protocol, and attach the
+  SpO2 and pulse readings to the vitals station's current patient.
+- USB: a DYMO M10 scale (0922:8003) under umockdev: scale.umockdev describes it (a HID
+  interface with interrupt IN endpoint 0x81; its descriptors written by hand from the USB and
+  HID specifications), an ioctl script gives its input reports. mokitd finds it by libusb
+  hotplug enumeration, claims it, and the stable weight becomes a reading with the scale's
+  identity.
+"""
+import json
+import os
+import pty
+import shutil
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+import tty
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "api"))
+import harness  # noqa: E402
+from harness import Client, Daemon  # noqa: E402
+
+BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
+REPLAY = os.path.join(ROOT, "tests", "replay")
+results = []
+
+
+def check(name, cond, detail=""):
+    results.append((bool(cond), name, detail))
+
+
+def capture_frames(path):
+    """[(to_device, at, bytes)] of a capture file (firmware/doc/captures.md)."""
+    frames = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            at = -1.0
+            if line.startswith("@"):
+                stamp, line = line.split(None, 1)
+                at = float(stamp[1:])
+            frames.append((line[0] == ">", at, bytes.fromhex(line[1:].replace(" ", ""))))
+    return frames
+
+
+class FakeSerial:
+    """The device end of a pseudo-terminal, playing a capture."""
+
+    def __init__(self, frames, newer):
+        self.master, slave = pty.openpty()
+        tty.setraw(self.master)
+        self.path = os.ttyname(slave)
+        self.slave = slave  # kept open: the pty lives while the test does
+        self.frames, self.newer = frames, newer
+        self.heard = b""
+        self.commands = []
+        self.stop = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def play(self, frames):
+        t0 = time.monotonic()
+        for to_dev, at, data in frames:
+            if self.stop:
+                return
+            if to_dev:
+                continue
+            delay = t0 + (at - frames[0][1]) - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                os.write(self.master, data)
+            except OSError:
+                return  # the test is over
+
+    def segment_after(self, cmd):
+        """The device's frames after the host's command cmd, up to the next command."""
+        out, on = [], False
+        for f in self.frames:
+            if f[0] and f[2][2:3] == bytes([cmd]):
+                on = True
+                continue
+            if on and f[0] and self.newer and cmd != 0xa1:
+                break
+            if on:
+                out.append(f)
+        return out
+
+    def run(self):
+        os.set_blocking(self.master, False)
+        while not self.stop:
+            try:
+                got = os.read(self.master, 256)
+            except BlockingIOError:
+                time.sleep(0.01)
+                continue
+            except OSError:
+                return
+            self.heard += got
+            if self.newer:
+                # Commands are 7D 81 cc 80 x6: answer each as the capture did.
+                while b"\x7d\x81" in self.heard and len(self.heard) >= 9:
+                    i = self.heard.index(b"\x7d\x81")
+                    cmd = self.heard[i + 2]
+                    self.commands.append(cmd)
+                    self.heard = self.heard[i + 9:]
+                    if cmd in (0xa8, 0xa1):
+                        self.play(self.segment_after(cmd))
+            elif b"\x7d\x81\xa8" in self.heard:
+                # The older firmware does not understand the question: it goes on sending
+                # packets, at 19200 8O1, which the manager tries next.
+                self.heard = b""
+                time.sleep(0.65)
+                self.play([f for f in self.frames if not f[0]])
+
+    def close(self):
+        self.stop = True
+        for fd in (self.master, self.slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def wait(pred, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    return None
+
+
+def readings(client, token, device_id):
+    r = client.request("GET", "/api/v1/readings?limit=100", token=token)
+    return [x for x in (r.json or {}).get("readings", []) if x.get("device_id") == device_id]
+
+
+def device(client, token, device_id):
+    r = client.request("GET", "/api/v1/devices", token=token)
+    for d in (r.json or {}).get("devices", []):
+        if d.get("id") == device_id:
+            return d
+    return None
+
+
+def serial_case(tmp, name, capture, newer, want):
+    frames = capture_frames(os.path.join(REPLAY, capture))
+    fake = FakeSerial(frames, newer)
+    link = os.path.join(tmp, name)
+    os.symlink(fake.path, link)
+    d = Daemon(BUILD, os.path.join(tmp, name + "-data"), demo=True,
+               extra=["--devices", "cms50:" + link])
+    try:
+        d.start(timeout=15)
+        c = Client(d.port)
+        token = c.login("2222").json["token"]
+        r = c.request("GET", "/api/v1/patients?q=a&limit=1", token=token)
+        code = r.json["results"][0]["code"]
+        r = c.request("POST", "/api/v1/stations/vitals/current", {"patient": code}, token=token)
+        visit = (r.json.get("current") or {}).get("visit")
+        dev = wait(lambda: (lambda x: x if x and x.get("state") == "online" else None)(
+            device(c, token, "tty-" + name)))
+        check("%s: probed and claimed as cms50 (%s protocol)" % (capture, "newer" if newer
+                                                                 else "older"),
+              dev and dev.get("driver") == "cms50" and
+              ("older" in dev.get("model", "")) != newer,
+              "device %r" % device(c, token, "tty-" + name))
+        got = wait(lambda: (lambda x: x if len(x) >= len(want) else None)(
+            readings(c, token, "tty-" + name)), timeout=25)
+        got = sorted(readings(c, token, "tty-" + name), key=lambda x: x["id"])  # time-ordered
+        vals = [(x["code"], x["values"].get("value")) for x in got]
+        check("%s: SpO2 and pulse readings %r" % (capture, want), vals == want,
+              "got %r" % vals)
+        check("%s: attached to the current visit, device in the provenance" % capture,
+              got and all(x["state"] == "attached" and x["visit"] == visit and
+                          x["device"].startswith("cms50/") for x in got), "got %r" % got)
+        if newer:
+            check("%s: the host asked for the model (A8), then started live data (A1)"
+                  % capture, fake.commands[:2] == [0xa8, 0xa1], "commands %r" % fake.commands)
+    except Exception as e:  # noqa: BLE001
+        check("%s: mokitd with a serial CMS50" % capture, False, repr(e) + "\n" + d.log_tail())
+    finally:
+        d.terminate()
+        fake.close()
+
+
+# A DYMO M10: device, configuration, HID interface (class 3) with its HID descriptor, and an
+# interrupt IN endpoint 0x81 of 8 bytes.
+DEVICE_DESC = bytes([0x12, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x08, 0x22, 0x09, 0x03, 0x80,
+                     0x00, 0x01, 0x01, 0x02, 0x03, 0x01])
+CONFIG_DESC = bytes([0x09, 0x02, 0x22, 0x00, 0x01, 0x01, 0x00, 0x80, 0x32,
+                     0x09, 0x04, 0x00, 0x00, 0x01, 0x03, 0x00, 0x00, 0x00,
+                     0x09, 0x21, 0x11, 0x01, 0x00, 0x01, 0x22, 0x34, 0x00,
+                     0x07, 0x05, 0x81, 0x03, 0x08, 0x00, 0x0a])
+
+
+def scale_umockdev(path):
+    desc = (DEVICE_DESC + CONFIG_DESC).hex().upper()
+    lines = ["P: /devices/pci0000:00/0000:00:14.0/usb1/1-1",
+             "N: bus/usb/001/002=" + desc,
+             "E: BUSNUM=001", "E: DEVNAME=/dev/bus/usb/001/002", "E: DEVNUM=002",
+             "E: DEVTYPE=usb_device", "E: DRIVER=usb", "E: ID_VENDOR_ID=0922",
+             "E: ID_MODEL_ID=8003", "E: PRODUCT=922/8003/100", "E: SUBSYSTEM=usb",
+             "E: TYPE=0/0/0", "A: bConfigurationValue=1", "A: bDeviceClass=00",
+             "A: bNumConfigurations=1", "A: bNumInterfaces= 1", "A: busnum=1\\n",
+             "A: devnum=2\\n", "A: idProduct=8003", "A: idVendor=0922",
+             "A: manufacturer=DYMO", "A: product=M10 10 kg Digital Postal Scale",
+             "A: serial=0071234", "A: speed=12", "H: descriptors=" + desc]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def usb_case(tmp):
+    if not shutil.which("umockdev-run"):
+        check("USB scale under umockdev", False, "umockdev-run is not installed")
+        return
+    dev = os.path.join(tmp, "scale.umockdev")
+    scale_umockdev(dev)
+    reports = ["030203FF0000",  # stale first report: ignored
+               "030303FF2C01",  # in motion
+               "030403FFC902", "030403FFC902", "030403FFC902",  # 71.3 kg held
+               "030203FF0000"]  # stepped off
+    ioctl = os.path.join(tmp, "scale.ioctl")
+    with open(ioctl, "w") as f:
+        for r in reports:
+            f.write("USBDEVFS_REAPURBNDELAY 0 1 129 0 0 64 6 0 %s\n" % r)
+    d = Daemon(BUILD, os.path.join(tmp, "usb-data"), demo=True)
+    d.extra = ["--usb", "yes", "--evdev", "no"]
+    real = d.argv
+
+    def argv():
+        return ["umockdev-run", "-d", dev, "-i", "/dev/bus/usb/001/002=" + ioctl, "--"] + real()
+    d.argv = argv
+    try:
+        d.start(timeout=20)
+        c = Client(d.port)
+        token = c.login("2222").json["token"]
+        got = wait(lambda: readings(c, token, "usb-1-1"), timeout=15)
+        info = device(c, token, "usb-1-1")
+        check("USB scale: found by libusb and claimed by hidpos-scale",
+              info and info.get("driver") == "hidpos-scale" and info.get("usb") == "0922:8003",
+              "device %r\n%s" % (info, d.log_tail()))
+        # umockdev plays the script again and again: each round is a resident stepping on,
+        # so each gives one reading; the stale first report and the motion give none.
+        check("USB scale: readings of 71.3 kg only, unassigned (nobody current)",
+              got and all(x["values"] == {"value": 71.3} and x["state"] == "unassigned" and
+                          x["raw"] == "030403ffc902" for x in got),
+              "got %r\n%s" % (got, d.log_tail()))
+        check("USB scale: its identity (product and serial from sysfs) in the provenance",
+              got and got[0]["device"] == "hidpos-scale/M10 10 kg Digital Postal Scale/0071234",
+              "got %r" % (got[0]["device"] if got else None))
+    except Exception as e:  # noqa: BLE001
+        check("mokitd with a USB scale under umockdev", False, repr(e) + "\n" + d.log_tail())
+    finally:
+        d.terminate()
+
+
+def unclaimed_case(tmp):
+    """Another device on the CP210x id (a glucometer, a GPS): asked, not a CMS50, not taken."""
+    frames = [(False, i * 0.05, b"$GPGGA,123519,4807.038,N*47\r\n") for i in range(80)]
+    fake = FakeSerial(frames, False)
+    link = os.path.join(tmp, "other")
+    os.symlink(fake.path, link)
+    d = Daemon(BUILD, os.path.join(tmp, "other-data"), demo=True,
+               extra=["--devices", "cms50:" + link])
+    try:
+        d.start(timeout=15)
+        c = Client(d.port)
+        token = c.login("2222").json["token"]
+        dev = wait(lambda: (lambda x: x if x and x.get("state") == "unclaimed" else None)(
+            device(c, token, "tty-other")), timeout=10)
+        check("a serial device that is not a CMS50 is probed and left unclaimed",
+              dev and "not a cms50" in dev.get("message", ""),
+              "device %r" % device(c, token, "tty-other"))
+        check("... and gives no readings", not readings(c, token, "tty-other"))
+    except Exception as e:  # noqa: BLE001
+        check("mokitd with a foreign serial device", False, repr(e) + "\n" + d.log_tail())
+    finally:
+        d.terminate()
+        fake.close()
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="mokit-devices-")
+    unclaimed_case(tmp)
+    serial_case(tmp, "oxi-new", "cms50f-live.cap", True,
+                [("spo2", 98), ("pulse", 73), ("spo2", 95), ("pulse", 132)])
+    serial_case(tmp, "oxi-old", "cms50-two-fingers.cap", False,
+                [("spo2", 98), ("pulse", 74), ("spo2", 95), ("pulse", 88)])
+    usb_case(tmp)
+    failed = 0
+    for i, (ok, name, detail) in enumerate(results, 1):
+        print("%s %d - %s" % ("ok" if ok else "not ok", i, name))
+        if not ok:
+            failed += 1
+            for line in str(detail).splitlines()[-30:]:
+                print("#   " + line)
+    print("1..%d" % len(results))
+    if not failed:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
