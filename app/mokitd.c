@@ -52,7 +52,7 @@ static const struct option_def {
     {"evdev", OPT_BOOL, offsetof(struct config, evdev), 0,
      "yes (default) or no: take keyboard-mode scanners' input nodes"},
     {"devices", OPT_STRING, offsetof(struct config, devices), sizeof((struct config *)0)->devices,
-     "devices on fixed paths: DRIVER:PATH,... (cms50:/dev/ttyAMA0)"},
+     "devices on fixed paths: DRIVER:PATH,... (serial-scanner:/dev/ttyAMA0)"},
     {"replay-dir", OPT_STRING, offsetof(struct config, replay_dir),
      sizeof((struct config *)0)->replay_dir,
      "play capture files dropped here as devices (tests, training)"},
@@ -62,7 +62,8 @@ static const struct option_def {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mokitd --data DIR [--listen ADDR:PORT] [--demo] [--config FILE]\n"
-               "              [--log-level LEVEL] [--session-hours N]\n\n");
+               "              [--log-level LEVEL] [--session-hours N] [--usb yes|no]\n"
+               "              [--evdev yes|no] [--devices DRIVER:PATH,...] [--replay-dir DIR]\n\n");
     fprintf(f, "  --config FILE    read options from FILE first (lines \"name value\")\n");
     for (size_t i = 0; i < NOPTIONS; i++)
         fprintf(f, "  --%-15s %s\n", options[i].name, options[i].help);

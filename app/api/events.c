@@ -34,7 +34,7 @@ struct events {
     bool pinger_started, closing, stopping;
     int ping_seconds;
     struct event ring[EVENTS_KEEP];
-    unsigned long long next_id;
+    unsigned long long next_id, first_id;
     struct events_client *clients;
 };
 
@@ -76,7 +76,9 @@ int events_new(int ping_seconds, struct events **out)
     pthread_mutex_init(&ev->lock, NULL);
     pthread_cond_init(&ev->cond, NULL);
     ev->ping_seconds = ping_seconds > 0 ? ping_seconds : 15;
-    ev->next_id = 1;
+    /* Ids go on from one run to the next (milliseconds at start), so a phone's Last-Event-ID
+     * from before a restart is older than every event of this run: it gets them all. */
+    ev->next_id = ev->first_id = (unsigned long long)time(NULL) * 1000;
     if (pthread_create(&ev->pinger, NULL, pinger, ev) == 0)
         ev->pinger_started = true;
     *out = ev;
@@ -149,8 +151,13 @@ struct events_client *events_client_new(struct events *ev, unsigned long long la
     c->conn = conn;
     pthread_mutex_lock(&ev->lock);
     /* A reconnecting client gets what it missed, as far as the ring goes back. */
-    unsigned long long newest = ev->next_id - 1;
-    c->seen = last_id && last_id <= newest ? last_id : newest;
+    unsigned long long newest = ev->next_id - 1, first = ev->first_id;
+    unsigned long long oldest = newest >= first + EVENTS_KEEP ? newest - EVENTS_KEEP + 1 : first;
+    if (!last_id || last_id > newest)
+        c->seen = newest; /* new here: only what comes next */
+    else
+        c->seen = last_id + 1 < oldest ? oldest - 1 : last_id; /* from where it was, or the
+                                                                   oldest kept */
     c->ping = true; /* the first read answers at once: the stream is open */
     c->next = ev->clients;
     ev->clients = c;
@@ -180,7 +187,8 @@ long events_client_read(struct events_client *c, char *buf, size_t max, void (*s
             break;
         unsigned long long newest = ev->next_id - 1;
         if (c->seen < newest) {
-            unsigned long long oldest = newest >= EVENTS_KEEP ? newest - EVENTS_KEEP + 1 : 1;
+            unsigned long long oldest =
+                newest >= ev->first_id + EVENTS_KEEP ? newest - EVENTS_KEEP + 1 : ev->first_id;
             unsigned long long id = c->seen + 1 < oldest ? oldest : c->seen + 1;
             struct event *e = &ev->ring[id % EVENTS_KEEP];
             c->seen = id;

@@ -36,11 +36,12 @@
 #define RESCAN_IDLE    5.0  /* seconds between sysfs/config/replay looks when nothing happens */
 #define RESCAN_NO_HOTP 1.0  /* the USB list is compared this often without hotplug */
 #define GONE_KEEP      60.0 /* a device that left stays in the list this long */
-#define USB_XFERS      1 /* transfers in flight per device: one, resubmitted at once (the
-                            devices send a few reports a second; umockdev replays one) */
-#define USB_BUF        64   /* HID reports of these devices are at most 64 bytes */
-#define READ_BUF       512
-#define MAX_FDS        64
+#define USB_XFERS                                                                    \
+    1               /* transfers in flight per device: one, resubmitted at once (the \
+                       devices send a few reports a second; umockdev replays one) */
+#define USB_BUF  64 /* HID reports of these devices are at most 64 bytes */
+#define READ_BUF 512
+#define MAX_FDS  64
 
 enum kind { K_USB, K_SERIAL, K_EVDEV, K_REPLAY, K_DEMO };
 
@@ -749,6 +750,10 @@ static void serial_open_dev(struct fw_manager *m, struct dev *d, bool probe)
                   d->info.id.path, strerror(errno));
         return;
     }
+    if (ioctl(d->fd, TIOCEXCL) != 0 && errno != ENOTTY) { /* no second reader of the port */
+        dev_fault(m, d, FW_DEV_OFFLINE, "cannot hold the port alone (TIOCEXCL)");
+        return;
+    }
     memset(d->state, 0, d->drv->state_size ? d->drv->state_size : 1);
     d->last_status = NULL;
     if (probe && d->drv->nprobe) {
@@ -913,7 +918,6 @@ static void node_found(struct fw_manager *m, enum kind k, const struct fw_driver
         read_attr(usbdir, "serial", d->info.id.serial, sizeof d->info.id.serial);
     }
     if (k == K_SERIAL)
-        /* A driver that claims a shared USB id is probed; one named by config is trusted. */
         serial_open_dev(m, d, true); /* a configured CMS50 is asked too: which protocol */
     else
         evdev_open_dev(m, d);
@@ -1053,7 +1057,8 @@ static void scan_replays(struct fw_manager *m)
 static double frame_due(const struct dev *d, size_t i)
 {
     const struct fw_frame *f = &d->cap.frames[i];
-    return d->t0 + (f->at >= 0 ? f->at : (double)i / 10);
+    return d->t0 + (f->at >= 0 ? f->at : (double)i / 50); /* untimed: 50 a second, closer
+                                                              than a scanner's gap */
 }
 
 /* Frames that are due; the end of the capture is the device leaving. A capture that stops in
@@ -1076,8 +1081,21 @@ static void replay_step(struct fw_manager *m, struct dev *d, double now)
     }
 }
 
+/* A serial or input node that is no longer there was unplugged (even one never opened: a
+ * port left unclaimed is asked again when it comes back). */
+static void nodes_gone(struct fw_manager *m)
+{
+    for (struct dev *d = m->devs; d; d = d->next)
+        if ((d->kind == K_SERIAL || d->kind == K_EVDEV) && d->info.state != FW_DEV_GONE &&
+            access(d->info.id.path, F_OK) != 0) {
+            dev_close(d);
+            set_state(m, d, FW_DEV_GONE, "unplugged");
+        }
+}
+
 static void rescan(struct fw_manager *m)
 {
+    nodes_gone(m);
     if (m->cfg.usb) {
         scan_class(m, "tty", "ttyUSB", K_SERIAL);
         scan_class(m, "tty", "ttyACM", K_SERIAL);

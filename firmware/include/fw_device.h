@@ -207,7 +207,8 @@ enum fw_dev_state {
     FW_DEV_PROBING,   /* asking a shared-id device what it is */
     FW_DEV_ONLINE,    /* open, frames decoded */
     FW_DEV_OFFLINE,   /* a fault: will be tried again when it comes back */
-    FW_DEV_UNCLAIMED, /* seen, but no driver knows it */
+    FW_DEV_UNCLAIMED, /* a probe said it is not the driver's device (or it has no usable
+                         interface); asked again when it is plugged in again */
     FW_DEV_GONE,      /* unplugged or ended */
 };
 const char *fw_dev_state_name(enum fw_dev_state s);
@@ -252,8 +253,8 @@ struct fw_manager_config {
      * "cms50:/dev/ttyUSB0,serial-scanner:/dev/ttyACM0,hid-scanner:/dev/input/event3". */
     const char *paths;
     /* A directory watched for capture files (*.cap): each is played as a device, in real time
-     * by its @SECONDS (or 10 frames a second without), then the device leaves. Tests, training
-     * and benchmarks; NULL for none. The driver is the capture's "# driver:" header. */
+     * by its @SECONDS (or 50 frames a second without), then the device leaves. Tests, training
+     * and benchmarks; NULL for none. The driver is the capture's "# device:" header. */
     const char *replay_dir;
     bool demo;               /* the simulated devices of `make run` (fw_manager_simulate) */
     bool frames;             /* report FW_EV_FRAME (for `mokit device record`) */

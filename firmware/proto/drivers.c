@@ -308,7 +308,7 @@ int fw_replay(const struct fw_driver *d, const struct fw_capture *c,
     /* A gap that never ends (no times) ends with the capture, at its last frame's time. */
     for (size_t i = 0; i < c->nframes && rc == FW_OK; i++) {
         const struct fw_frame *f = &c->frames[i];
-        double t = f->at >= 0 ? f->at : (double)i / 10;
+        double t = f->at; /* -1 when untimed: a scanner's gap never ends a code then */
         /* A gap before this frame ends what the driver was waiting on (a scanner's code). */
         if (d->deadline && d->timeout) {
             double dl = d->deadline(state);
