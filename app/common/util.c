@@ -22,14 +22,20 @@ void util_uuid7(char out[UUID_LEN + 1])
              b[15]);
 }
 
+void util_time_iso(double t, char out[32])
+{
+    time_t sec = (time_t)t;
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03dZ", (int)((t - (double)sec) * 1000) % 1000);
+}
+
 void util_now_iso(char out[32])
 {
     struct timespec ts;
-    struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
+    util_time_iso((double)ts.tv_sec + (double)ts.tv_nsec / 1e9, out);
 }
 
 void util_today(char out[11])

@@ -11,6 +11,8 @@ void util_uuid7(char out[UUID_LEN + 1]);
 
 /* Current UTC time as "2026-11-22T07:15:02.123Z" (25 bytes with NUL). */
 void util_now_iso(char out[32]);
+/* The same for unix seconds t (a device's clock, a frame's arrival). */
+void util_time_iso(double t, char out[32]);
 
 /* The kit's local date as "YYYY-MM-DD" (the day a queue number belongs to). */
 void util_today(char out[11]);

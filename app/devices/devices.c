@@ -32,15 +32,6 @@ static json_t *identity_json(const struct fw_identity *id)
                      id->transport, "usb", usb);
 }
 
-static void iso_of(double t, char out[32])
-{
-    time_t s = (time_t)t;
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03dZ", (int)((t - (double)s) * 1000) % 1000);
-}
-
 json_t *devices_list(struct devices *d)
 {
     struct fw_device_info *v;
@@ -50,9 +41,9 @@ json_t *devices_list(struct devices *d)
         return list;
     for (size_t i = 0; i < n; i++) {
         char since[32], last[32] = "";
-        iso_of(v[i].since, since);
+        util_time_iso(v[i].since, since);
         if (v[i].last_frame > 0)
-            iso_of(v[i].last_frame, last);
+            util_time_iso(v[i].last_frame, last);
         json_t *o = identity_json(&v[i].id);
         json_object_update_new(
             o, json_pack("{s:s, s:s, s:s, s:o, s:i, s:i, s:i, s:i}", "state",

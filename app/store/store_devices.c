@@ -308,42 +308,15 @@ int store_reading_list(struct store *st, const char *state, const char *station,
     return MK_OK;
 }
 
-/* The observation for a reading, inside the caller's transaction; its id into oid. */
+/* The observation for a reading, inside the caller's transaction; its id into oid. The
+ * note names the reading, whose row holds the raw frame. */
 static int obs_insert(struct store *st, const struct actor *a, const char *visit_id,
-                      const struct obs_kind *k, const double v[], const int present[],
-                      const char *device, const char *reading_id, char oid[UUID_LEN + 1])
+                      const struct obs_kind *k, const struct obs_values *v, const char *device,
+                      const char *reading_id, char oid[UUID_LEN + 1])
 {
-    char now[32], note[80];
-    sqlite3_stmt *s = store_stmt(st, "INSERT INTO observation(id, visit_id, code, value, value2, "
-                                     "value3, unit, source, device, taken_at, taken_by, note) "
-                                     "VALUES (?,?,?,?,?,?,?,'device',?,?,?,?)");
-    if (!s)
-        return MK_EDB;
-    util_uuid7(oid);
-    util_now_iso(now);
+    char note[80];
     snprintf(note, sizeof note, "device reading %s", reading_id);
-    sqlite3_bind_text(s, 1, oid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, visit_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 3, k->code, -1, SQLITE_STATIC);
-    for (int i = 0; i < OBS_MAX_COMPONENTS; i++)
-        if (i < k->ncomp && present[i])
-            sqlite3_bind_double(s, 4 + i, v[i]);
-        else
-            sqlite3_bind_null(s, 4 + i);
-    sqlite3_bind_text(s, 7, k->unit, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 8, device, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 9, now, -1, SQLITE_STATIC);
-    store_bind_opt(s, 10, a->staff_id);
-    sqlite3_bind_text(s, 11, note, -1, SQLITE_STATIC);
-    int rc = store_err(st, sqlite3_step(s), "insert observation");
-    sqlite3_reset(s);
-    if (rc == MK_OK) {
-        json_t *obs = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", oid, "visit", visit_id, "code",
-                                k->code, "device", device, "reading", reading_id);
-        rc = store_audit(st, a, "create", "observation", oid, NULL, obs);
-        json_decref(obs);
-    }
-    return rc;
+    return store_obs_insert(st, a, visit_id, k, v, "device", device, note, oid, NULL);
 }
 
 /* The station's current visit if it is today's, into visit[40] ("" when none), and when it
@@ -369,14 +342,6 @@ static int station_visit(struct store *st, const char *station, char visit[40], 
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? MK_OK : store_err(st, rc, "station visit");
 }
 
-static void iso_of(long long t, char out[32])
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-}
-
 int store_reading_add(struct store *st, const struct actor *a, const struct reading_in *r,
                       json_t **out)
 {
@@ -390,7 +355,7 @@ int store_reading_add(struct store *st, const struct actor *a, const struct read
     if (rc != MK_OK)
         return rc;
     if (r->device_time) {
-        iso_of(r->device_time, dtime);
+        util_time_iso((double)r->device_time, dtime);
         snprintf(dedupe, sizeof dedupe, "%s|%s|%s|%.3f|%.3f|%.3f", r->device, r->code, dtime,
                  r->present[0] ? r->v[0] : 0, r->present[1] ? r->v[1] : 0,
                  r->present[2] ? r->v[2] : 0);
@@ -429,7 +394,7 @@ int store_reading_add(struct store *st, const struct actor *a, const struct read
         snprintf(note, sizeof note, "taken before the current patient was scanned");
         visit[0] = '\0';
     } else {
-        rc = obs_insert(st, a, visit, k, r->v, r->present, r->device, id, oid);
+        rc = obs_insert(st, a, visit, k, &ov, r->device, id, oid);
         if (rc != MK_OK)
             goto out;
         state = "attached";
@@ -506,14 +471,14 @@ int store_reading_assign(struct store *st, const struct actor *a, const char *id
         const struct obs_kind *k =
             obs_kind_find(json_string_value(json_object_get(before, "code")));
         json_t *values = json_object_get(before, "values");
-        double v[OBS_MAX_COMPONENTS] = {0};
-        int present[OBS_MAX_COMPONENTS] = {0};
+        struct obs_values v;
+        memset(&v, 0, sizeof v);
         for (int i = 0; k && i < k->ncomp; i++) {
             json_t *x = json_object_get(values, k->comp[i]);
-            present[i] = x != NULL;
-            v[i] = json_number_value(x);
+            v.present[i] = x != NULL;
+            v.v[i] = json_number_value(x);
         }
-        rc = k ? obs_insert(st, a, visit_id, k, v, present,
+        rc = k ? obs_insert(st, a, visit_id, k, &v,
                             json_string_value(json_object_get(before, "device")), id, oid)
                : MK_EINVAL;
     }

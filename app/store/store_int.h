@@ -3,6 +3,8 @@
 
 #include "store.h"
 
+#include "../common/util.h"
+
 #include <sqlite3.h>
 
 #define STMT_CACHE 128
@@ -38,3 +40,8 @@ int store_query_rows(struct store *st, sqlite3_stmt *s, json_t **out);
 /* Appends an audit row; after/before are borrowed (may be NULL). */
 int store_audit(struct store *st, const struct actor *a, const char *action, const char *entity,
                 const char *entity_id, json_t *before, json_t *after);
+/* Inserts an observation and its audit row inside the caller's transaction: its id into id,
+ * the observation (JSON) into *out when out is not NULL. */
+int store_obs_insert(struct store *st, const struct actor *a, const char *visit_id,
+                     const struct obs_kind *k, const struct obs_values *v, const char *source,
+                     const char *device, const char *note, char id[UUID_LEN + 1], json_t **out);

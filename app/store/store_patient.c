@@ -610,26 +610,17 @@ int store_visit_get(struct store *st, const char *id, json_t **out)
     return MK_OK;
 }
 
-int store_obs_add(struct store *st, const struct actor *a, const char *visit_id,
-                  const struct obs_kind *k, const struct obs_values *v, const char *source,
-                  const char *device, const char *note, json_t **out)
+int store_obs_insert(struct store *st, const struct actor *a, const char *visit_id,
+                     const struct obs_kind *k, const struct obs_values *v, const char *source,
+                     const char *device, const char *note, char id[UUID_LEN + 1], json_t **out)
 {
-    char id[UUID_LEN + 1], now[32];
-    json_t *visit = NULL, *obs = NULL;
-    int rc = store_begin(st);
-    if (rc != MK_OK)
-        return rc;
-    rc = visit_get_plain(st, visit_id, &visit);
-    json_decref(visit);
-    if (rc != MK_OK)
-        goto out;
+    char now[32];
+    json_t *obs = NULL;
     sqlite3_stmt *s = store_stmt(st, "INSERT INTO observation(id, visit_id, code, value, value2, "
                                      "value3, unit, source, device, taken_at, taken_by, note) "
                                      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
-    if (!s) {
-        rc = MK_EDB;
-        goto out;
-    }
+    if (!s)
+        return MK_EDB;
     util_uuid7(id);
     util_now_iso(now);
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -646,7 +637,7 @@ int store_obs_add(struct store *st, const struct actor *a, const char *visit_id,
     sqlite3_bind_text(s, 10, now, -1, SQLITE_STATIC);
     store_bind_opt(s, 11, a->staff_id);
     store_bind_opt(s, 12, note);
-    rc = store_err(st, sqlite3_step(s), "insert observation");
+    int rc = store_err(st, sqlite3_step(s), "insert observation");
     sqlite3_reset(s);
     if (rc == MK_OK) {
         s = store_stmt(st, OBS_COLS "WHERE id = ?");
@@ -662,9 +653,28 @@ int store_obs_add(struct store *st, const struct actor *a, const char *visit_id,
     }
     if (rc == MK_OK)
         rc = store_audit(st, a, "create", "observation", id, NULL, obs);
+    if (rc == MK_OK && out)
+        *out = obs;
+    else
+        json_decref(obs);
+    return rc;
+}
+
+int store_obs_add(struct store *st, const struct actor *a, const char *visit_id,
+                  const struct obs_kind *k, const struct obs_values *v, const char *source,
+                  const char *device, const char *note, json_t **out)
+{
+    char id[UUID_LEN + 1];
+    json_t *visit = NULL, *obs = NULL;
+    int rc = store_begin(st);
+    if (rc != MK_OK)
+        return rc;
+    rc = visit_get_plain(st, visit_id, &visit);
+    json_decref(visit);
+    if (rc == MK_OK)
+        rc = store_obs_insert(st, a, visit_id, k, v, source, device, note, id, &obs);
     if (rc == MK_OK)
         rc = store_commit(st);
-out:
     store_rollback(st);
     if (rc == MK_OK)
         *out = obs;

@@ -12,6 +12,7 @@
  * Nothing spins: poll() sleeps until a byte, a libusb event or the next timer. A device that
  * fails is marked offline and closed; the loop goes on. */
 #include "fw_device.h"
+#include "transport.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -645,28 +646,10 @@ static void usb_list(struct fw_manager *m)
 
 /* ---- serial ---- */
 
-static speed_t speed_of(int baud)
-{
-    switch (baud) {
-    case 9600:
-        return B9600;
-    case 19200:
-        return B19200;
-    case 38400:
-        return B38400;
-    case 57600:
-        return B57600;
-    case 115200:
-        return B115200;
-    default:
-        return 0;
-    }
-}
-
 static int serial_setup(int fd, int baud, char parity)
 {
     struct termios t;
-    speed_t sp = speed_of(baud ? baud : 9600);
+    speed_t sp = tr_speed(baud ? baud : 9600);
     if (!sp || tcgetattr(fd, &t) != 0)
         return -1;
     cfmakeraw(&t);

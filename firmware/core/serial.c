@@ -26,7 +26,7 @@ struct serial {
     int baud;
 };
 
-static speed_t speed_of(int baud)
+speed_t tr_speed(int baud)
 {
     static const struct {
         int baud;
@@ -160,7 +160,7 @@ static const struct tr_ops serial_ops = {
 int tr_serial_open(struct fw_printer *pr, char *err, size_t errlen)
 {
     int baud = pr->uri.baud ? pr->uri.baud : pr->profile->baud ? pr->profile->baud : 19200;
-    speed_t speed = speed_of(baud);
+    speed_t speed = tr_speed(baud);
     if (!speed)
         return tr_fail(err, errlen, FW_EINVAL, "%d baud is not a standard serial speed", baud);
     struct serial *s = calloc(1, sizeof *s);

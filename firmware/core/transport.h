@@ -4,6 +4,7 @@
 #include "fw_printer.h"
 
 #include <stdarg.h>
+#include <termios.h>
 
 struct fw_printer;
 
@@ -35,6 +36,8 @@ struct fw_printer {
 /* Formats into err[errlen] and returns code. */
 int tr_fail(char *err, size_t errlen, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The termios speed of a standard baud rate (1200-921600), 0 for another. */
+speed_t tr_speed(int baud);
 /* Monotonic microseconds. */
 long long tr_now_us(void);
 void tr_sleep_us(long long us);
