@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "demo/seed.h"
+#include "devices/record.h"
 #include "fw_device.h"
 #include "print/jobs.h"
 #include "print/layout.h"
@@ -15,6 +16,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <pwd.h>
 #include <time.h>
@@ -1104,6 +1106,10 @@ static void print_decoded(void *ctx, double at, const struct fw_decoded *d)
             json_object_set_new(o, "value3", json_real(r->value3));
         if (r->device_time)
             json_object_set_new(o, "device_time", json_integer(r->device_time));
+        if (r->clock_local) /* the device's wall clock, as if UTC (it has no zone) */
+            json_object_set_new(o, "device_clock", json_string("local"));
+        if (r->stored)
+            json_object_set_new(o, "stored", json_true());
         print_line(o);
         (*count)++;
     }
@@ -1151,15 +1157,91 @@ static int read_all(const char *path, char **out, size_t *len)
     return 0;
 }
 
+static volatile sig_atomic_t record_stop;
+
+static void on_record_signal(int sig)
+{
+    (void)sig;
+    record_stop = 1;
+}
+
+/* `mokit device record`: the capture to --out (whole or not at all) or standard output. */
+static int device_record(const struct opt *o, int no)
+{
+    const char *driver = opt_get(o, no, "driver"), *device = opt_get(o, no, "device"),
+               *secs = opt_get(o, no, "seconds"), *who = opt_get(o, no, "who"),
+               *notes = opt_get(o, no, "notes"), *outp = opt_get(o, no, "out");
+    char *end = NULL;
+    double seconds = secs ? strtod(secs, &end) : 60;
+    if (secs && (end == secs || *end || !(seconds > 0 && seconds <= 86400))) {
+        fprintf(stderr, "mokit: --seconds must be a number of seconds, 1 to 86400\n");
+        return EXIT_USAGE;
+    }
+    if (driver && !fw_driver_find(driver)) {
+        fprintf(stderr, "mokit: no driver %s (see `mokit device list`)\n", driver);
+        return EXIT_INVALID;
+    }
+    for (const char *t = who ? who : ""; *t; t++)
+        if ((unsigned char)*t < 0x20)
+            goto one_line;
+    for (const char *t = notes ? notes : ""; *t; t++)
+        if ((unsigned char)*t < 0x20)
+            goto one_line;
+    struct sigaction sa = {.sa_handler = on_record_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    struct record_opts ro = {.driver = driver,
+                             .paths = device,
+                             .usb = true,
+                             .evdev = !driver || strcmp(driver, "hid-scanner") == 0,
+                             .seconds = seconds,
+                             .who = who,
+                             .notes = notes,
+                             .stop = &record_stop,
+                             .progress = stderr};
+    char *text = NULL, err[240] = "";
+    int rc = devices_record(&ro, &text, err, sizeof err);
+    if (rc != MK_OK) {
+        fprintf(stderr, "mokit: %s\n", err[0] ? err : mk_strerror(rc));
+        return rc == MK_ENOTFOUND ? EXIT_INVALID : EXIT_SYSTEM;
+    }
+    if (!outp) {
+        fputs(text, stdout);
+        free(text);
+        return fflush(stdout) == 0 ? 0 : EXIT_SYSTEM;
+    }
+    rc = write_file(outp, text, strlen(text));
+    free(text);
+    if (rc != 0) {
+        fprintf(stderr, "mokit: cannot write %s: %s\n", outp, strerror(errno));
+        return EXIT_SYSTEM;
+    }
+    fprintf(stderr, "capture written to %s (check it: mokit device decode %s)\n", outp, outp);
+    return 0;
+one_line:
+    fprintf(stderr, "mokit: --who and --notes are one line of text each\n");
+    return EXIT_USAGE;
+}
+
 static int cmd_device(int argc, char **argv)
 {
     static const char help[] =
         "usage: mokit device list\n"
         "       mokit device decode [--driver NAME] FILE\n"
+        "       mokit device record [--driver NAME] [--device DRIVER:PATH] [--seconds N]\n"
+        "                           [--who TEXT] [--notes TEXT] [--out FILE]\n"
         "list: the drivers mokit has (name, transport, USB ids).\n"
         "decode: plays a capture file (firmware/doc/captures.md) through a driver and prints\n"
-        "its readings as JSON lines; the driver defaults to the capture's \"# device:\".\n";
-    struct opt o[] = {{"driver", 1, 0}};
+        "its readings as JSON lines; the driver defaults to the capture's \"# device:\".\n"
+        "record: finds devices as mokitd does (USB, scanners' input nodes, --device paths),\n"
+        "and writes the conversation of the first one that speaks as a capture, to FILE or\n"
+        "standard output, after N seconds (default 60), Ctrl-C, or when it is unplugged.\n"
+        "Stop mokitd first: a device is used by one program at a time. A scanner's capture\n"
+        "holds what was scanned: record test cards, never a resident's.\n";
+    struct opt o[] = {{"driver", 1, 0}, {"device", 1, 0}, {"seconds", 1, 0},
+                      {"who", 1, 0},    {"notes", 1, 0},  {"out", 1, 0}};
+    const int no = (int)(sizeof o / sizeof o[0]);
     const char *pos[1];
     int npos;
     if (wants_help(argc, argv, 2)) {
@@ -1167,10 +1249,17 @@ static int cmd_device(int argc, char **argv)
         return 0;
     }
     const char *sub = argc >= 3 ? argv[2] : "";
-    if (parse_opts(argc, argv, 3, o, 1, pos, 1, &npos) != 0) {
+    if (parse_opts(argc, argv, 3, o, no, pos, 1, &npos) != 0) {
         fputs(help, stderr);
         return EXIT_USAGE;
     }
+    if (!strcmp(sub, "record") && npos == 0)
+        return device_record(o, no);
+    for (int i = 1; i < no; i++)
+        if (o[i].value) {
+            fprintf(stderr, "mokit: --%s is for `mokit device record`\n", o[i].name);
+            return EXIT_USAGE;
+        }
     if (!strcmp(sub, "list") && npos == 0 && !opt_get(o, 1, "driver")) {
         json_t *list = json_array();
         for (size_t i = 0; i < fw_drivers_count; i++) {
@@ -1214,7 +1303,7 @@ static int cmd_device(int argc, char **argv)
         fprintf(stderr, "mokit: %s: %s\n", pos[0], rc == FW_EINVAL ? err : fw_strerror(rc));
         return rc == FW_EINVAL ? EXIT_INVALID : EXIT_SYSTEM;
     }
-    const char *name = opt_get(o, 1, "driver") ? opt_get(o, 1, "driver") : c.device;
+    const char *name = opt_get(o, no, "driver") ? opt_get(o, no, "driver") : c.device;
     const struct fw_driver *d = fw_driver_find(name);
     if (!d) {
         fprintf(stderr, "mokit: %s\n",

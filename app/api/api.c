@@ -1011,7 +1011,8 @@ static const char *allowed_methods(const struct ctx *c)
         return "GET, PATCH";
     if (c->nseg == 2 && strcmp(a, "readings") == 0)
         return "GET";
-    if (c->nseg == 3 && ((strcmp(a, "devices") == 0 && strcmp(c->seg[2], "simulate") == 0) ||
+    if (c->nseg == 3 && ((strcmp(a, "devices") == 0 && (strcmp(c->seg[2], "simulate") == 0 ||
+                                                        strcmp(c->seg[2], "download") == 0)) ||
                          (strcmp(a, "stations") == 0 &&
                           (strcmp(c->seg[2], "current") == 0 || strcmp(c->seg[2], "scan") == 0)) ||
                          (strcmp(a, "readings") == 0 && strcmp(c->seg[2], "assign") == 0)))
@@ -1102,6 +1103,24 @@ static enum MHD_Result devices_simulate_post(struct ctx *c, const char *id, json
     if (rc != MK_OK)
         return send_store_error(c->conn, rc);
     return send_json(c->conn, 202, json_pack("{s:s}", "device", id));
+}
+
+/* POST /devices/{id}/download: a device's action; what it finds comes on the event stream. */
+static enum MHD_Result devices_action_post(struct ctx *c, const char *id, const char *action)
+{
+    char err[160] = "";
+    int rc = devices_action(c->api->devices, id, action, err, sizeof err);
+    if (rc == MK_ENOTFOUND)
+        return send_error(c->conn, 404, "not_found", err);
+    if (rc == MK_EINVAL)
+        return send_error(c->conn, 409, "not_supported", err);
+    if (rc == MK_EBUSY)
+        return send_error(c->conn, 409, "busy", err);
+    if (rc != MK_OK)
+        return send_error(c->conn, 503, "device_error", err);
+    if (store_audit_request(c->api->st, &c->actor, "device.download", "device", id) != MK_OK)
+        LOG(LOG_WARN, "device %s: the download request was not audited", id);
+    return send_json(c->conn, 202, json_pack("{s:s, s:s}", "device", id, "action", action));
 }
 
 static void publish(struct ctx *c, const char *type, json_t *data)
@@ -1315,6 +1334,10 @@ static enum MHD_Result route_post(struct ctx *c, json_t **obj)
         REQUIRE(c, PERM_ADMIN);
         BODY(c, *obj);
         return printers_post(c, *obj);
+    }
+    if (strcmp(a, "devices") == 0 && c->nseg == 3 && strcmp(c->seg[2], "download") == 0) {
+        REQUIRE(c, PERM_VISIT_WRITE);
+        return devices_action_post(c, b, c->seg[2]);
     }
     if (strcmp(a, "devices") == 0 && c->nseg == 3 && strcmp(c->seg[2], "simulate") == 0) {
         REQUIRE(c, PERM_READ);

@@ -45,6 +45,15 @@ json_t *devices_list(struct devices *d)
         if (v[i].last_frame > 0)
             util_time_iso(v[i].last_frame, last);
         json_t *o = identity_json(&v[i].id);
+        const struct fw_driver *drv = fw_driver_find(v[i].id.driver);
+        json_t *actions = json_array();
+        for (const char *p = drv && drv->actions ? drv->actions : ""; *p;) {
+            size_t l = strcspn(p, " ");
+            if (l)
+                json_array_append_new(actions, json_stringn(p, l));
+            p += l + (p[l] == ' ');
+        }
+        json_object_set_new(o, "actions", actions);
         json_object_update_new(
             o, json_pack("{s:s, s:s, s:s, s:o, s:i, s:i, s:i, s:i}", "state",
                          fw_dev_state_name(v[i].state), "message", v[i].message, "since", since,
@@ -61,6 +70,29 @@ int devices_simulate(struct devices *d, const char *device_id, const char *code)
 {
     int rc = d ? fw_manager_simulate(d->fw, device_id, code) : FW_ENODEV;
     return rc == FW_OK ? MK_OK : rc == FW_EINVAL ? MK_EINVAL : MK_ENOTFOUND;
+}
+
+int devices_action(struct devices *d, const char *device_id, const char *action, char *err,
+                   size_t errlen)
+{
+    snprintf(err, errlen, "no such device");
+    if (!d)
+        return MK_ENOTFOUND;
+    int rc = fw_manager_action(d->fw, device_id, action, err, errlen);
+    switch (rc) {
+    case FW_OK:
+        LOG(LOG_INFO, "device %s: %s started", device_id, action);
+        return MK_OK;
+    case FW_ENODEV:
+        return MK_ENOTFOUND;
+    case FW_EINVAL:
+        return MK_EINVAL;
+    case FW_EBUSY:
+        return MK_EBUSY;
+    default:
+        snprintf(err, errlen, "%s", fw_strerror(rc));
+        return MK_EIO;
+    }
 }
 
 static void publish(struct devices *d, const char *type, json_t *data)
@@ -182,6 +214,7 @@ static void on_reading(struct devices *d, const struct fw_event *ev)
                                 .device = device,
                                 .code = r->kind,
                                 .device_time = r->device_time,
+                                .stored = r->stored,
                                 .raw_hex = raw};
         in.v[0] = r->value;
         in.present[0] = 1;

@@ -34,6 +34,11 @@ json_t *devices_list(struct devices *d);
 /* The demo's devices (fw_manager_simulate): MK_ENOTFOUND for no such demo device (or not in
  * demo mode), MK_EINVAL for a code a keyboard-mode scanner cannot type. */
 int devices_simulate(struct devices *d, const char *device_id, const char *code);
+/* One of a device's actions (the driver's "actions", e.g. "download": the readings in its
+ * memory, which then arrive as readings). MK_OK: started; MK_ENOTFOUND: no such device, or not
+ * online; MK_EINVAL: the device cannot (why in err); MK_EBUSY: one is running; MK_EIO. */
+int devices_action(struct devices *d, const char *device_id, const char *action, char *err,
+                   size_t errlen);
 
 /* What a scan means at a station: a patient code (its visit made current), a CCCD card's QR
  * (at registration: for the form), or a rejected scan with the reason. Pure but for the

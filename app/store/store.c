@@ -216,6 +216,12 @@ int store_audit(struct store *st, const struct actor *a, const char *action, con
     return rc;
 }
 
+int store_audit_request(struct store *st, const struct actor *a, const char *action,
+                        const char *entity, const char *entity_id)
+{
+    return store_audit(st, a, action, entity, entity_id, NULL, NULL);
+}
+
 int store_schema_version(struct store *st)
 {
     sqlite3_stmt *s = store_stmt(st, "PRAGMA user_version");

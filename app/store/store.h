@@ -18,6 +18,11 @@
 struct store;
 
 /* Who makes a change, for the audit log. */
+struct actor;
+/* An audit row alone, for a request that changes no record by itself (a device asked to
+ * download its memory: the readings it gives are audited as they are stored). */
+int store_audit_request(struct store *st, const struct actor *a, const char *action,
+                        const char *entity, const char *entity_id);
 struct actor {
     const char *staff_id; /* NULL when not a logged-in staff member */
     const char *label;    /* "staff:<id>", "cli:<user>", "system" */
@@ -198,6 +203,7 @@ struct reading_in {
     double v[OBS_MAX_COMPONENTS]; /* in the kind's unit */
     int present[OBS_MAX_COMPONENTS];
     long long device_time; /* unix seconds by the device's clock; 0: a live reading */
+    int stored;            /* from the device's memory (device_time 0: when is not known) */
     const char *raw_hex;   /* the frame, for provenance */
 };
 /* Keeps a device reading. It becomes an observation of the station's current visit (source

@@ -387,6 +387,10 @@ int store_reading_add(struct store *st, const struct actor *a, const struct read
         state = "implausible";
     } else if (r->station && (rc = station_visit(st, r->station, visit, since)) != MK_OK) {
         goto out;
+    } else if (r->stored && !dtime[0]) {
+        /* A device without a clock: nobody can say whose it is but a nurse. */
+        snprintf(note, sizeof note, "from the device's memory, taken at a time not known");
+        visit[0] = '\0';
     } else if (!visit[0]) {
         snprintf(note, sizeof note, "no current patient at the station");
     } else if (dtime[0] && since[0] && strcmp(dtime, since) < 0) {

@@ -53,8 +53,8 @@ struct dev {
     const struct fw_driver *drv; /* the decoder (the demo's devices use the real ones) */
     enum kind kind;
     void *state;
-    const char *last_status;
-    bool configured; /* from the configuration's paths: tried again while it is missing */
+    char last_status[160]; /* the driver's last status, told once until it changes */
+    bool configured;       /* from the configuration's paths: tried again while it is missing */
     /* serial and evdev */
     int fd;
     double probe_until; /* > 0 while probing */
@@ -93,10 +93,16 @@ struct pending {
     bool arrived;
 };
 
+/* A request from another thread: a demo scan or reading, or a driver's action (action set;
+ * the caller waits for done, or leaves it abandoned for the loop to free). */
 struct sim_request {
     struct sim_request *next;
     char id[64];
     char code[FW_SCAN_MAX + 1];
+    char action[32];
+    int rc;
+    char err[160];
+    bool done, abandoned;
 };
 
 struct fw_manager {
@@ -107,6 +113,7 @@ struct fw_manager {
     int wake; /* eventfd */
     volatile bool stop;
     pthread_mutex_t lock; /* the list (read by fw_manager_devices) and sim requests */
+    pthread_cond_t acted; /* an action request is done */
     struct dev *devs;
     libusb_context *usb;
     bool hotplug;
@@ -237,12 +244,27 @@ static void deliver(struct fw_manager *m, struct dev *d, const uint8_t *raw, siz
 {
     if (out->reply_len)
         dev_write(m, d, out->reply, out->reply_len);
-    if (out->status && out->status != d->last_status) {
-        d->last_status = out->status;
+    if (out->status && strcmp(out->status, d->last_status) != 0) {
+        snprintf(d->last_status, sizeof d->last_status, "%s", out->status);
         set_state(m, d, d->info.state, "%s", out->status);
     }
     if (!out->nreadings && !out->scanned)
         return;
+    for (size_t i = 0; i < out->nreadings; i++) {
+        struct fw_reading *r = &out->readings[i];
+        if (!r->clock_local || !r->device_time)
+            continue;
+        /* The device's wall clock has no zone: it is the kit's (TZ, /etc/localtime). */
+        time_t wall = (time_t)r->device_time;
+        struct tm tm;
+        if (gmtime_r(&wall, &tm)) {
+            tm.tm_isdst = -1;
+            time_t t = mktime(&tm);
+            if (t != (time_t)-1)
+                r->device_time = (long long)t;
+        }
+        r->clock_local = false;
+    }
     pthread_mutex_lock(&m->lock);
     d->info.readings += (long)out->nreadings;
     d->info.scans += out->scanned ? 1 : 0;
@@ -559,7 +581,7 @@ static void usb_arrived(struct fw_manager *m, libusb_device *u)
             libusb_unref_device(d->udev);
         memset(d->state, 0, drv->state_size ? drv->state_size : 1);
         d->drv = drv;
-        d->last_status = NULL;
+        d->last_status[0] = '\0';
     } else if (!(d = dev_new(m, K_USB, drv, id))) {
         return;
     }
@@ -681,6 +703,8 @@ static int dev_write(struct fw_manager *m, struct dev *d, const uint8_t *data, s
                               .to_device = true};
         emit(m, &ev);
     }
+    if (d->drv && d->drv->sent) /* the driver follows what was said, whoever said it */
+        d->drv->sent(d->state, data, n, now_mono());
     if (d->fd >= 0 && d->kind == K_SERIAL) {
         ssize_t w = write(d->fd, data, n);
         return w == (ssize_t)n ? 0 : -1;
@@ -704,7 +728,10 @@ static void dev_start(struct fw_manager *m, struct dev *d)
     size_t n = d->drv->start ? d->drv->start(d->state, hello, sizeof hello) : 0;
     if (n)
         dev_write(m, d, hello, n);
-    d->next_keepalive = n && d->drv->keepalive > 0 ? now_mono() + d->drv->keepalive : 0;
+    /* asked again while online even when it had nothing to say now (it may later) */
+    d->next_keepalive = d->drv->keepalive > 0 && (d->kind == K_SERIAL || d->kind == K_USB)
+                            ? now_mono() + d->drv->keepalive
+                            : 0;
 }
 
 /* A probe step: the port's speed and parity, the question, and how long to listen. */
@@ -738,7 +765,7 @@ static void serial_open_dev(struct fw_manager *m, struct dev *d, bool probe)
         return;
     }
     memset(d->state, 0, d->drv->state_size ? d->drv->state_size : 1);
-    d->last_status = NULL;
+    d->last_status[0] = '\0';
     if (probe && d->drv->nprobe) {
         probe_begin(m, d, 0);
         return;
@@ -880,9 +907,12 @@ static void node_found(struct fw_manager *m, enum kind k, const struct fw_driver
                        const char *devpath, const char *usbdir, uint16_t vid, uint16_t pid,
                        bool configured)
 {
-    char id[64];
-    const char *base = strrchr(devpath, '/');
-    snprintf(id, sizeof id, "%s-%s", k == K_SERIAL ? "tty" : "input", base ? base + 1 : devpath);
+    /* Named by the node itself: a configured /dev/serial/by-id link and the same port found
+     * under its USB parent are one device (tty-ttyUSB0), opened once. */
+    char id[64], real[PATH_MAX];
+    const char *node = realpath(devpath, real) ? real : devpath;
+    const char *base = strrchr(node, '/');
+    snprintf(id, sizeof id, "%s-%.57s", k == K_SERIAL ? "tty" : "input", base ? base + 1 : node);
     struct dev *d = dev_by_id(m, id);
     if (d && (d->info.state == FW_DEV_ONLINE || d->info.state == FW_DEV_PROBING ||
               (d->info.state == FW_DEV_UNCLAIMED && !configured)))
@@ -1010,7 +1040,7 @@ static void replay_start(struct fw_manager *m, const char *file)
     snprintf(d->info.id.transport, sizeof d->info.id.transport, "replay");
     snprintf(d->info.id.model, sizeof d->info.id.model, "%s", c.model[0] ? c.model : drv->name);
     memset(d->state, 0, drv->state_size ? drv->state_size : 1);
-    d->last_status = NULL;
+    d->last_status[0] = '\0';
     d->cap = c;
     d->next_frame = 0;
     d->t0 = now_mono();
@@ -1051,8 +1081,11 @@ static void replay_step(struct fw_manager *m, struct dev *d, double now)
     while (d->info.state == FW_DEV_ONLINE && d->next_frame < d->cap.nframes &&
            frame_due(d, d->next_frame) <= now) {
         const struct fw_frame *f = &d->cap.frames[d->next_frame++];
-        if (f->to_device)
+        if (f->to_device) { /* what the kit said then: the driver follows it */
+            if (d->drv->sent)
+                d->drv->sent(d->state, f->data, f->len, now);
             continue;
+        }
         frame_in(m, d, f->data, f->len);
     }
     if (d->info.state == FW_DEV_ONLINE && d->next_frame >= d->cap.nframes) {
@@ -1079,13 +1112,13 @@ static void nodes_gone(struct fw_manager *m)
 static void rescan(struct fw_manager *m)
 {
     nodes_gone(m);
+    scan_config(m); /* first: a configured driver wins a node that is also found by id */
     if (m->cfg.usb) {
         scan_class(m, "tty", "ttyUSB", K_SERIAL);
         scan_class(m, "tty", "ttyACM", K_SERIAL);
     }
     if (m->cfg.evdev)
         scan_class(m, "input", "event", K_EVDEV);
-    scan_config(m);
     scan_replays(m);
 }
 
@@ -1337,6 +1370,38 @@ static void sweep(struct fw_manager *m, double now)
     pthread_mutex_unlock(&m->lock);
 }
 
+/* A driver's action on a device (fw_manager_action), on the loop's thread. */
+static void do_action(struct fw_manager *m, struct sim_request *r)
+{
+    struct dev *d = dev_by_id(m, r->id);
+    r->rc = FW_ENODEV;
+    if (!d) {
+        snprintf(r->err, sizeof r->err, "no device %s", r->id);
+        return;
+    }
+    if (d->info.state != FW_DEV_ONLINE) {
+        snprintf(r->err, sizeof r->err, "the device is %s", fw_dev_state_name(d->info.state));
+        return;
+    }
+    r->rc = FW_EINVAL;
+    if (!d->drv->action || (d->kind != K_SERIAL && d->kind != K_USB)) {
+        snprintf(r->err, sizeof r->err, "%s",
+                 d->drv->action ? "a replayed or demo device takes no commands"
+                                : "the device's driver has no actions");
+        return;
+    }
+    struct fw_decoded out;
+    memset(&out, 0, sizeof out);
+    r->rc = d->drv->action(d->state, r->action, now_mono(), &out);
+    if (r->rc == FW_OK)
+        deliver(m, d, NULL, 0, now_real(), now_mono(), &out);
+    else
+        snprintf(r->err, sizeof r->err, "%s",
+                 out.why[0]          ? out.why
+                 : r->rc == FW_EBUSY ? "the device is busy with one already"
+                                     : fw_strerror(r->rc));
+}
+
 static void *loop(void *arg)
 {
     struct fw_manager *m = arg;
@@ -1354,8 +1419,19 @@ static void *loop(void *arg)
         while (sims) {
             struct sim_request *r = sims;
             sims = r->next;
-            demo_request(m, r);
-            free(r);
+            if (!r->action[0]) {
+                demo_request(m, r);
+                free(r);
+                continue;
+            }
+            do_action(m, r);
+            pthread_mutex_lock(&m->lock);
+            r->done = true;
+            bool orphan = r->abandoned;
+            pthread_cond_broadcast(&m->acted);
+            pthread_mutex_unlock(&m->lock);
+            if (orphan)
+                free(r);
         }
         timers(m, now);
         bool due = now >= m->next_rescan;
@@ -1452,6 +1528,11 @@ int fw_manager_start(const struct fw_manager_config *cfg, struct fw_manager **ou
     m->only = cfg->only_driver ? strdup(cfg->only_driver) : NULL;
     m->rng = (unsigned)time(NULL);
     pthread_mutex_init(&m->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&m->acted, &ca);
+    pthread_condattr_destroy(&ca);
     if (m->wake < 0 || (cfg->paths && !m->paths) || (cfg->replay_dir && !m->replay_dir) ||
         (cfg->only_driver && !m->only)) {
         fw_manager_stop(m);
@@ -1520,11 +1601,12 @@ void fw_manager_stop(struct fw_manager *m)
         libusb_unref_device(p->udev);
         free(p);
     }
-    while (m->sims) {
+    while (m->sims) { /* callers of fw_manager_action have returned by now */
         struct sim_request *r = m->sims;
         m->sims = r->next;
         free(r);
     }
+    pthread_cond_destroy(&m->acted);
     if (m->usb) {
         if (m->hotplug)
             libusb_hotplug_deregister_callback(m->usb, m->hp);
@@ -1561,6 +1643,19 @@ int fw_manager_devices(struct fw_manager *m, struct fw_device_info **out, size_t
     return FW_OK;
 }
 
+/* Queues a request for the loop's thread and wakes it. FW_EIO when it could not be woken. */
+static int enqueue(struct fw_manager *m, struct sim_request *r)
+{
+    pthread_mutex_lock(&m->lock);
+    struct sim_request **tail = &m->sims;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = r;
+    pthread_mutex_unlock(&m->lock);
+    uint64_t one = 1;
+    return write(m->wake, &one, sizeof one) < 0 ? FW_EIO : FW_OK;
+}
+
 int fw_manager_simulate(struct fw_manager *m, const char *device_id, const char *code)
 {
     if (!m || !m->cfg.demo || !device_id || strncmp(device_id, "demo-", 5) != 0)
@@ -1582,14 +1677,36 @@ int fw_manager_simulate(struct fw_manager *m, const char *device_id, const char 
         return FW_ENOMEM;
     snprintf(r->id, sizeof r->id, "%s", device_id);
     snprintf(r->code, sizeof r->code, "%s", code ? code : "");
+    return enqueue(m, r);
+}
+
+int fw_manager_action(struct fw_manager *m, const char *device_id, const char *action, char *err,
+                      size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!m || !device_id || !action || !action[0])
+        return FW_EINVAL;
+    struct sim_request *r = calloc(1, sizeof *r);
+    if (!r)
+        return FW_ENOMEM;
+    snprintf(r->id, sizeof r->id, "%s", device_id);
+    snprintf(r->action, sizeof r->action, "%s", action);
+    enqueue(m, r); /* if the loop is not woken, it comes to it within its timeout */
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += 2;
     pthread_mutex_lock(&m->lock);
-    struct sim_request **tail = &m->sims;
-    while (*tail)
-        tail = &(*tail)->next;
-    *tail = r;
+    while (!r->done)
+        if (pthread_cond_timedwait(&m->acted, &m->lock, &until) == ETIMEDOUT)
+            break;
+    int rc = r->done ? r->rc : FW_ETIMEDOUT;
+    if (r->done && rc != FW_OK && err && errlen)
+        snprintf(err, errlen, "%s", r->err);
+    if (r->done)
+        free(r);
+    else
+        r->abandoned = true; /* the loop frees it when it gets to it */
     pthread_mutex_unlock(&m->lock);
-    uint64_t one = 1;
-    if (write(m->wake, &one, sizeof one) < 0)
-        return FW_EIO;
-    return FW_OK;
+    return rc;
 }

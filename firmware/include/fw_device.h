@@ -1,6 +1,6 @@
-/* mokit firmware: vital-sign devices (public contract, first part: readings, captures and the
- * pure protocol decoders). The device manager, transports and driver table come next; they
- * feed these decoders the bytes of real devices, and replayed captures feed them in tests.
+/* mokit firmware: vital-sign devices, the public contract: readings, captures, the pure
+ * protocol decoders, the driver table, and the device manager that finds devices and feeds
+ * the drivers their bytes (replayed captures feed the same drivers in tests).
  *
  * Sources per protocol: firmware/doc/hidpos-scale.md, firmware/doc/cms50.md,
  * firmware/doc/captures.md. */
@@ -20,7 +20,11 @@ struct fw_reading {
     double value;
     double value2, value3; /* blood pressure: diastolic and mean (NaN when not given) */
     long long device_time; /* unix seconds by the device's clock for a reading from its memory;
-                              0 for a live reading (taken now) */
+                              0 for a live reading (taken now) or when the device has no clock */
+    bool stored;           /* from the device's memory (a download), not taken now */
+    bool clock_local;      /* device_time is the device's wall clock read as if UTC (it has no
+                              zone): the device manager turns it into unix seconds by the kit's
+                              time zone before it reports the reading */
 };
 
 /* ---- captures (firmware/doc/captures.md) ---- */
@@ -137,7 +141,8 @@ struct fw_decoded {
     char scan[FW_SCAN_MAX + 1];
     char why[160];      /* a rejected scan, or a frame that is not this device's (FW_EINVAL) */
     const char *status; /* what the device says of itself when that is news for the staff
-                           ("over capacity", "under zero", "zero", "in motion"); NULL */
+                           ("over capacity", "under zero", "zero", "in motion", "downloaded
+                           session 1 of 2"); NULL. Told once until it changes. */
     uint8_t reply[64];
     size_t reply_len;
     size_t consumed; /* the driver stopped after a result at this many bytes: call decode again
@@ -179,6 +184,17 @@ struct fw_driver {
     /* When the driver wants timeout() called (a scanner's gap), or < 0 for never. */
     double (*deadline)(const void *state);
     int (*timeout)(void *state, double now, struct fw_decoded *out);
+    /* What a person can ask of the device beyond live data, space-separated ("download": the
+     * readings in its memory); NULL for nothing. action() starts one at time now: FW_OK with
+     * the first command in out->reply; FW_EINVAL with out->why when the device cannot do it
+     * (its protocol has no such thing); FW_EBUSY while one is running. The rest of the
+     * conversation is driven by decode() and timeout() replies; results come as readings
+     * (stored set) and statuses. */
+    const char *actions;
+    int (*action)(void *state, const char *name, double now, struct fw_decoded *out);
+    /* Told of the bytes the host sent the device (the manager after each write; fw_replay for
+     * a capture's "> HEX" lines), so that a driver follows a conversation whoever led it. */
+    void (*sent)(void *state, const uint8_t *data, size_t n, double t);
 };
 
 extern const struct fw_driver fw_drivers[];
@@ -285,3 +301,10 @@ int fw_manager_devices(struct fw_manager *m, struct fw_device_info **out, size_t
  * take one reading. FW_ENODEV when not in demo mode or no such device; FW_EINVAL for a code
  * with characters a keyboard-mode scanner cannot type. */
 int fw_manager_simulate(struct fw_manager *m, const char *device_id, const char *code);
+
+/* Asks a device for one of its driver's actions (fw_driver.actions, e.g. "download"), on the
+ * manager's thread; waits for its answer (at most 2 s). FW_OK: started (the results come as
+ * events); FW_ENODEV: no such device, or not online; FW_EINVAL with err: the driver has no such
+ * action or the device cannot do it; FW_EBUSY: one is running; FW_ETIMEDOUT. */
+int fw_manager_action(struct fw_manager *m, const char *device_id, const char *action, char *err,
+                      size_t errlen);

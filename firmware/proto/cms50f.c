@@ -57,6 +57,22 @@ size_t fw_cms50f_command(uint8_t cmd, uint8_t out[FW_CMS50F_CMD_LEN])
     return fw_cms50f_command_args(cmd, NULL, out);
 }
 
+int fw_cms50f_command_parse(const uint8_t *p, size_t n, uint8_t *cmd, uint8_t args[6])
+{
+    if (!p || n < FW_CMS50F_CMD_LEN || p[0] != 0x7d || !(p[1] & 0x80))
+        return FW_EINVAL;
+    for (size_t i = 2; i < FW_CMS50F_CMD_LEN; i++)
+        if (!(p[i] & 0x80))
+            return FW_EINVAL;
+    if (!(p[1] & 1)) /* a command has bit 7 set */
+        return FW_EINVAL;
+    if (cmd)
+        *cmd = p[2];
+    for (int k = 0; args && k < 6; k++)
+        args[k] = (uint8_t)((p[3 + k] & 0x7f) | ((p[1] >> (k + 1)) & 1) << 7);
+    return FW_CMS50F_CMD_LEN;
+}
+
 /* count characters from s: stops at a NUL, '?' for what is not printable ASCII, trailing
  * spaces removed. */
 static void text(char *out, const uint8_t *s, size_t count)
@@ -449,53 +465,50 @@ static long long days_from_civil(long long y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-int fw_cms50f_stored_summary(const struct fw_cms50f_sample *samples, size_t n,
-                             const struct fw_cms50f_session *session,
-                             struct fw_cms50f_summary *summary, struct fw_reading readings[2])
+void fw_cms50f_summary_add(struct fw_cms50f_summary *summary, const struct fw_cms50f_sample *x)
 {
-    if (!summary || (n > 0 && !samples))
-        return FW_EINVAL;
-    memset(summary, 0, sizeof *summary);
-    double spo2_sum = 0, pulse_sum = 0;
-    int run = 0, run_spo2 = 0, run_pulse = 0;
-    long last = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct fw_cms50f_sample *x = &samples[i];
-        summary->samples++;
-        if (!x->valid || x->spo2 < 35 || x->spo2 > 100 || x->pulse < 25 || x->pulse > 250) {
-            run = 0;
-            continue;
-        }
-        if (summary->valid == 0 || x->spo2 < summary->spo2_min)
-            summary->spo2_min = x->spo2;
-        if (summary->valid == 0 || x->spo2 > summary->spo2_max)
-            summary->spo2_max = x->spo2;
-        if (summary->valid == 0 || x->pulse < summary->pulse_min)
-            summary->pulse_min = x->pulse;
-        if (summary->valid == 0 || x->pulse > summary->pulse_max)
-            summary->pulse_max = x->pulse;
-        summary->valid++;
-        spo2_sum += x->spo2;
-        pulse_sum += x->pulse;
-        if (run > 0 && x->index == last + 1 && abs(x->spo2 - run_spo2) <= 1 &&
-            abs(x->pulse - run_pulse) <= 3) {
-            run++;
-        } else {
-            run = 1;
-            run_spo2 = x->spo2;
-            run_pulse = x->pulse;
-        }
-        last = x->index;
-        if (!summary->settled && run >= FW_CMS50F_STORED_STABLE_SAMPLES) {
-            summary->settled = true;
-            summary->settled_index = x->index;
-            summary->settled_spo2 = x->spo2;
-            summary->settled_pulse = x->pulse;
-        }
+    struct fw_cms50f_summary *s = summary;
+    s->samples++;
+    if (!x->valid || x->spo2 < 35 || x->spo2 > 100 || x->pulse < 25 || x->pulse > 250) {
+        s->run = 0;
+        return;
     }
+    if (s->valid == 0 || x->spo2 < s->spo2_min)
+        s->spo2_min = x->spo2;
+    if (s->valid == 0 || x->spo2 > s->spo2_max)
+        s->spo2_max = x->spo2;
+    if (s->valid == 0 || x->pulse < s->pulse_min)
+        s->pulse_min = x->pulse;
+    if (s->valid == 0 || x->pulse > s->pulse_max)
+        s->pulse_max = x->pulse;
+    s->valid++;
+    s->spo2_sum += x->spo2;
+    s->pulse_sum += x->pulse;
+    if (s->run > 0 && x->index == s->last + 1 && abs(x->spo2 - s->run_spo2) <= 1 &&
+        abs(x->pulse - s->run_pulse) <= 3) {
+        s->run++;
+    } else {
+        s->run = 1;
+        s->run_spo2 = x->spo2;
+        s->run_pulse = x->pulse;
+    }
+    s->last = x->index;
+    if (!s->settled && s->run >= FW_CMS50F_STORED_STABLE_SAMPLES) {
+        s->settled = true;
+        s->settled_index = x->index;
+        s->settled_spo2 = x->spo2;
+        s->settled_pulse = x->pulse;
+    }
+}
+
+int fw_cms50f_summary_end(struct fw_cms50f_summary *summary,
+                          const struct fw_cms50f_session *session, struct fw_reading readings[2])
+{
+    if (!summary)
+        return FW_EINVAL;
     if (summary->valid > 0) {
-        summary->spo2_mean = spo2_sum / (double)summary->valid;
-        summary->pulse_mean = pulse_sum / (double)summary->valid;
+        summary->spo2_mean = summary->spo2_sum / (double)summary->valid;
+        summary->pulse_mean = summary->pulse_sum / (double)summary->valid;
     }
     const struct fw_cms50f_session *se = session;
     summary->timed = se && se->have_date && se->have_time && se->year >= 1970 && se->month >= 1 &&
@@ -510,6 +523,22 @@ int fw_cms50f_stored_summary(const struct fw_cms50f_sample *samples, size_t n,
                 se->minute * 60LL + se->second +
                 (long long)summary->settled_index * FW_CMS50F_STORED_SECONDS;
         pair(readings, summary->settled_spo2, summary->settled_pulse, t);
+        for (int i = 0; i < 2; i++) {
+            readings[i].stored = true;
+            readings[i].clock_local = t != 0;
+        }
     }
     return 2;
+}
+
+int fw_cms50f_stored_summary(const struct fw_cms50f_sample *samples, size_t n,
+                             const struct fw_cms50f_session *session,
+                             struct fw_cms50f_summary *summary, struct fw_reading readings[2])
+{
+    if (!summary || (n > 0 && !samples))
+        return FW_EINVAL;
+    memset(summary, 0, sizeof *summary);
+    for (size_t i = 0; i < n; i++)
+        fw_cms50f_summary_add(summary, &samples[i]);
+    return fw_cms50f_summary_end(summary, session, readings);
 }

@@ -45,6 +45,9 @@ size_t fw_cms50f_command(uint8_t cmd, uint8_t out[FW_CMS50F_CMD_LEN]);
 /* A command with arguments (bytes 3-8; args[0] is the user for erase, args[1] the session for
  * duration, time, data and erase). */
 size_t fw_cms50f_command_args(uint8_t cmd, const uint8_t args[6], uint8_t out[FW_CMS50F_CMD_LEN]);
+/* Reads back a command the host sent (a capture's "> 7D ..." line, or what the driver is told
+ * it sent): 9 with *cmd and args (may be NULL) set, FW_EINVAL when p does not start with one. */
+int fw_cms50f_command_parse(const uint8_t *p, size_t n, uint8_t *cmd, uint8_t args[6]);
 /* Builds a packet the way the device sends one: type (bit 7 clear) then the high-bit byte then
  * payload[0..n-1] with bit 7 set. n at most 7; the packet length (n + 2) or 0 when it does not
  * fit in cap or the type has bit 7 set. Tests and capture tools use it. */
@@ -219,6 +222,10 @@ struct fw_cms50f_summary {
     long settled_index;
     int settled_spo2, settled_pulse;
     bool timed; /* the readings carry device_time (the session had a date and a time) */
+    /* running state of fw_cms50f_summary_add() */
+    double spo2_sum, pulse_sum;
+    int run, run_spo2, run_pulse;
+    long last;
 };
 /* Summarises samples. The readings are mokit's rule, not the sources': the first SpO2 and
  * pulse that held (SpO2 within 1 %, pulse within 3 /min) for FW_CMS50F_STORED_STABLE_SAMPLES
@@ -230,3 +237,8 @@ struct fw_cms50f_summary {
 int fw_cms50f_stored_summary(const struct fw_cms50f_sample *samples, size_t n,
                              const struct fw_cms50f_session *session,
                              struct fw_cms50f_summary *summary, struct fw_reading readings[2]);
+/* The same, a sample at a time (a download of hours of samples needs no array): add each
+ * sample to a zeroed summary, then end it (the means, timed, the readings: as above). */
+void fw_cms50f_summary_add(struct fw_cms50f_summary *summary, const struct fw_cms50f_sample *x);
+int fw_cms50f_summary_end(struct fw_cms50f_summary *summary,
+                          const struct fw_cms50f_session *session, struct fw_reading readings[2]);

@@ -44,7 +44,23 @@ struct cms50_any {
     size_t npending;
     struct fw_cms50 old;
     struct fw_cms50f nw;
+    /* A download of the sessions in the oximeter's memory (newer protocol), in OSCAR's order:
+     * stop (A7, A2) and count (A3); per session: duration (A4), start (A5), data (A6) until
+     * the device falls silent; then live data again (A1). */
+    struct cms50_dl {
+        int phase;    /* DL_IDLE, DL_COUNT, DL_INFO, DL_DATA */
+        double since; /* when the phase's command went out */
+        double last;  /* DL_DATA: when the last byte came */
+        int session, sessions;
+        struct fw_cms50f_stored dec;
+        struct fw_cms50f_summary sum;
+        char status[224];
+    } dl;
 };
+
+enum { DL_IDLE, DL_COUNT, DL_INFO, DL_DATA };
+#define DL_ANSWER  3.0 /* seconds a command's reply may take */
+#define DL_SILENCE 2.0 /* silence that ends a session's data (OSCAR waits 2 s) */
 
 static void cms50_byte(struct cms50_any *c, uint8_t b, struct fw_decoded *out)
 {
@@ -55,11 +71,183 @@ static void cms50_byte(struct cms50_any *c, uint8_t b, struct fw_decoded *out)
         out->readings[out->nreadings++] = r[j];
 }
 
+/* A command the host sent (or the driver is about to send) moves the download along. */
+static void dl_command(struct cms50_any *c, uint8_t cmd, const uint8_t args[6], double t)
+{
+    struct cms50_dl *dl = &c->dl;
+    c->proto = 2; /* only the newer protocol has commands */
+    switch (cmd) {
+    case FW_CMS50F_CMD_SESSION_COUNT:
+        memset(dl, 0, sizeof *dl);
+        dl->phase = DL_COUNT;
+        dl->since = t;
+        break;
+    case FW_CMS50F_CMD_SESSION_DURATION: { /* a session's questions start: its facts anew */
+        struct fw_cms50f_session keep = dl->dec.session;
+        memset(&dl->dec, 0, sizeof dl->dec);
+        dl->dec.session.have_count = keep.have_count;
+        dl->dec.session.user = keep.user;
+        dl->dec.session.sessions = keep.sessions;
+        dl->phase = DL_INFO;
+        dl->since = t;
+        dl->session = args[1];
+        break;
+    }
+    case FW_CMS50F_CMD_SESSION_TIME:
+        if (dl->phase != DL_INFO) {
+            dl->phase = DL_INFO;
+            dl->session = args[1];
+        }
+        dl->since = t;
+        break;
+    case FW_CMS50F_CMD_SESSION_DATA:
+        dl->phase = DL_DATA;
+        dl->since = dl->last = t;
+        dl->session = args[1];
+        dl->dec.next_index = 0;
+        memset(&dl->sum, 0, sizeof dl->sum);
+        break;
+    case FW_CMS50F_CMD_LIVE_START:
+        dl->phase = DL_IDLE;
+        break;
+    default:
+        break;
+    }
+}
+
+/* Appends a command to out->reply and follows it. */
+static void dl_send(struct cms50_any *c, uint8_t cmd, int session, double t, struct fw_decoded *out)
+{
+    uint8_t args[6] = {0, (uint8_t)session, 0, 0, 0, 0};
+    if (out->reply_len + FW_CMS50F_CMD_LEN > sizeof out->reply)
+        return;
+    out->reply_len += fw_cms50f_command_args(cmd, args, out->reply + out->reply_len);
+    dl_command(c, cmd, args, t);
+}
+
+static void cms50_sent(void *state, const uint8_t *data, size_t n, double t)
+{
+    uint8_t cmd, args[6];
+    for (size_t i = 0; i + FW_CMS50F_CMD_LEN <= n;)
+        if (fw_cms50f_command_parse(data + i, n - i, &cmd, args) > 0) {
+            dl_command(state, cmd, args, t);
+            i += FW_CMS50F_CMD_LEN;
+        } else {
+            i++;
+        }
+}
+
+static int cms50_action(void *state, const char *name, double now, struct fw_decoded *out)
+{
+    struct cms50_any *c = state;
+    if (strcmp(name, "download") != 0) {
+        snprintf(out->why, sizeof out->why, "a CMS50 can do: download");
+        return FW_EINVAL;
+    }
+    if (c->proto != 2) {
+        snprintf(out->why, sizeof out->why, "%s",
+                 c->proto == 1 ? "this CMS50 speaks the older protocol: its memory cannot be "
+                                 "read by mokit yet (newer firmware only)"
+                               : "the oximeter's protocol is not known yet");
+        return FW_EINVAL;
+    }
+    if (c->dl.phase != DL_IDLE)
+        return FW_EBUSY;
+    dl_send(c, FW_CMS50F_CMD_STORED_STOP, 0, now, out);
+    dl_send(c, FW_CMS50F_CMD_LIVE_STOP, 0, now, out);
+    dl_send(c, FW_CMS50F_CMD_SESSION_COUNT, 0, now, out);
+    snprintf(c->dl.status, sizeof c->dl.status, "downloading the memory");
+    out->status = c->dl.status;
+    return FW_OK;
+}
+
+/* The download's bytes: session facts and samples; the next question when a reply is in. */
+static void dl_bytes(struct cms50_any *c, const uint8_t *data, size_t n, double t,
+                     struct fw_decoded *out)
+{
+    struct cms50_dl *dl = &c->dl;
+    struct fw_cms50f_sample got[3];
+    for (size_t i = 0; i < n; i++) {
+        int k = fw_cms50f_stored_feed(&dl->dec, data[i], got);
+        for (int j = 0; j < k; j++)
+            fw_cms50f_summary_add(&dl->sum, &got[j]);
+    }
+    const struct fw_cms50f_session *se = &dl->dec.session;
+    if (dl->phase == DL_DATA) {
+        dl->last = t;
+    } else if (dl->phase == DL_COUNT && se->have_count) {
+        dl->sessions = se->sessions;
+        if (se->sessions == 0) {
+            snprintf(dl->status, sizeof dl->status, "download done: no sessions in the memory");
+            out->status = dl->status;
+            dl_send(c, FW_CMS50F_CMD_LIVE_START, 0, t, out);
+        } else {
+            dl_send(c, FW_CMS50F_CMD_SESSION_DURATION, 0, t, out);
+            dl_send(c, FW_CMS50F_CMD_SESSION_TIME, 0, t, out);
+        }
+    } else if (dl->phase == DL_INFO && se->have_duration && se->have_date && se->have_time) {
+        dl_send(c, FW_CMS50F_CMD_SESSION_DATA, dl->session, t, out);
+    }
+}
+
+static double cms50_deadline(const void *state)
+{
+    const struct cms50_dl *dl = &((const struct cms50_any *)state)->dl;
+    if (dl->phase == DL_COUNT || dl->phase == DL_INFO)
+        return dl->since + DL_ANSWER;
+    if (dl->phase == DL_DATA)
+        return dl->last + DL_SILENCE;
+    return -1;
+}
+
+/* No answer in time, or a session's data has ended (silence). */
+static int cms50_timeout(void *state, double now, struct fw_decoded *out)
+{
+    struct cms50_any *c = state;
+    struct cms50_dl *dl = &c->dl;
+    if (dl->phase == DL_IDLE)
+        return FW_OK;
+    out->status = dl->status;
+    if (dl->phase != DL_DATA) {
+        snprintf(dl->status, sizeof dl->status, "download failed: no answer to the %s",
+                 dl->phase == DL_COUNT ? "session count (A3)" : "session's start (A4, A5)");
+        dl_send(c, FW_CMS50F_CMD_LIVE_START, 0, now, out);
+        dl->phase = DL_IDLE;
+        return FW_OK;
+    }
+    int k = fw_cms50f_summary_end(&dl->sum, &dl->dec.session, out->readings);
+    out->nreadings = k > 0 ? (size_t)k : 0;
+    int shown = dl->session + 1, of = dl->sessions > shown ? dl->sessions : shown;
+    char what[40];
+    if (k > 0)
+        snprintf(what, sizeof what, "SpO2 %d %%, pulse %d /min", dl->sum.settled_spo2,
+                 dl->sum.settled_pulse);
+    else
+        snprintf(what, sizeof what, "no settled reading");
+    bool more = dl->session + 1 < dl->sessions;
+    snprintf(dl->status, sizeof dl->status,
+             "%ssession %d of %d: %ld samples, %ld with a finger; %s",
+             more ? "downloading: " : "download done: ", shown, of, dl->sum.samples, dl->sum.valid,
+             what);
+    if (more) {
+        int next = dl->session + 1;
+        dl_send(c, FW_CMS50F_CMD_SESSION_DURATION, next, now, out);
+        dl_send(c, FW_CMS50F_CMD_SESSION_TIME, next, now, out);
+    } else {
+        dl_send(c, FW_CMS50F_CMD_LIVE_START, 0, now, out);
+        dl->phase = DL_IDLE;
+    }
+    return FW_OK;
+}
+
 static int cms50_decode(void *state, const uint8_t *data, size_t n, double t,
                         struct fw_decoded *out)
 {
-    (void)t;
     struct cms50_any *c = state;
+    if (c->dl.phase != DL_IDLE) {
+        dl_bytes(c, data, n, t, out);
+        return FW_OK;
+    }
     size_t i = 0;
     while (!c->proto && i < n) {
         if (c->npending == sizeof c->pending) { /* undecided for long: keep the newer half */
@@ -81,8 +269,8 @@ static int cms50_decode(void *state, const uint8_t *data, size_t n, double t,
 static size_t cms50_start(void *state, uint8_t *out, size_t cap)
 {
     struct cms50_any *c = state;
-    if (c->proto != 2 || cap < FW_CMS50F_CMD_LEN)
-        return 0;
+    if (c->proto != 2 || c->dl.phase != DL_IDLE || cap < FW_CMS50F_CMD_LEN)
+        return 0; /* not while downloading: A1 would end it */
     return fw_cms50f_command(FW_CMS50F_CMD_LIVE_START, out);
 }
 
@@ -246,7 +434,12 @@ const struct fw_driver fw_drivers[] = {
      .decode = cms50_decode,
      .probe = cms50_probe,
      .nprobe = sizeof cms50_probe / sizeof cms50_probe[0],
-     .keepalive = 15},
+     .keepalive = 15,
+     .deadline = cms50_deadline,
+     .timeout = cms50_timeout,
+     .actions = "download",
+     .action = cms50_action,
+     .sent = cms50_sent},
     {.name = "hid-scanner",
      .description = "barcode/QR scanner in USB HID keyboard mode (its input node, grabbed)",
      .transport = "evdev",
@@ -319,8 +512,11 @@ int fw_replay(const struct fw_driver *d, const struct fw_capture *c,
             }
         }
         last = t;
-        if (f->to_device)
-            continue; /* what the host said: the device's answers follow */
+        if (f->to_device) { /* what the host said: the driver follows; the answers follow */
+            if (d->sent)
+                d->sent(state, f->data, f->len, t);
+            continue;
+        }
         for (size_t off = 0; off < f->len || (off == 0 && f->len == 0);) {
             memset(out, 0, sizeof *out);
             int n = d->decode(state, f->data + off, f->len - off, t, out);

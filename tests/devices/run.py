@@ -8,6 +8,13 @@
   model question (A8) and streams live data after A1; the older firmware ignores both and
   streams its packets. mokitd must probe, claim it with the right protocol, and attach the
   SpO2 and pulse readings to the vitals station's current patient.
+- download: the same newer-protocol CMS50 with one session in its memory (the stored-data
+  capture, its date moved to 2021): POST /devices/{id}/download stops live data, asks the
+  session count, its start and its data, and the session's settled SpO2 and pulse are kept as
+  unassigned readings with the device's time (its clock read in the kit's time zone); a second
+  download stores nothing twice; live data starts again.
+- record: `mokit device record` from the same fake: the capture holds the kit's commands and
+  decodes to the device's readings.
 - USB: a DYMO M10 scale (0922:8003) under umockdev: scale.umockdev describes it (a HID
   interface with interrupt IN endpoint 0x81; its descriptors written by hand from the USB and
   HID specifications), an ioctl script gives its input reports. mokitd finds it by libusb
@@ -67,6 +74,7 @@ class FakeSerial:
         self.frames, self.newer = frames, newer
         self.heard = b""
         self.commands = []
+        self.live_played = False
         self.stop = False
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -117,8 +125,10 @@ class FakeSerial:
                     cmd = self.heard[i + 2]
                     self.commands.append(cmd)
                     self.heard = self.heard[i + 9:]
-                    if cmd in (0xa8, 0xa1):
-                        self.play(self.segment_after(cmd))
+                    if cmd == 0xa1 and self.live_played:
+                        continue  # the keep-alive: the capture's live data is played once
+                    self.live_played |= cmd == 0xa1
+                    self.play(self.segment_after(cmd))
             elif b"\x7d\x81\xa8" in self.heard:
                 # The older firmware does not understand the question: it goes on sending
                 # packets, at 19200 8O1, which the manager tries next.
@@ -158,31 +168,43 @@ def device(client, token, device_id):
     return None
 
 
+def tty_id(path):
+    """The kit's id of a serial port: named by the node a configured link points to."""
+    return "tty-" + os.path.basename(os.path.realpath(path))
+
+
+def nurse_with_patient(d):
+    """A nurse logged in to the demo daemon d, a resident made current at vitals: (client,
+    token, visit id)."""
+    c = Client(d.port)
+    token = c.login("2222").json["token"]
+    r = c.request("GET", "/api/v1/patients?q=a&limit=1", token=token)
+    code = r.json["results"][0]["code"]
+    r = c.request("POST", "/api/v1/stations/vitals/current", {"patient": code}, token=token)
+    return c, token, (r.json.get("current") or {}).get("visit")
+
+
 def serial_case(tmp, name, capture, newer, want):
     frames = capture_frames(os.path.join(REPLAY, capture))
     fake = FakeSerial(frames, newer)
     link = os.path.join(tmp, name)
     os.symlink(fake.path, link)
+    dev_id = tty_id(link)
     d = Daemon(BUILD, os.path.join(tmp, name + "-data"), demo=True,
                extra=["--devices", "cms50:" + link])
     try:
         d.start(timeout=15)
-        c = Client(d.port)
-        token = c.login("2222").json["token"]
-        r = c.request("GET", "/api/v1/patients?q=a&limit=1", token=token)
-        code = r.json["results"][0]["code"]
-        r = c.request("POST", "/api/v1/stations/vitals/current", {"patient": code}, token=token)
-        visit = (r.json.get("current") or {}).get("visit")
+        c, token, visit = nurse_with_patient(d)
         dev = wait(lambda: (lambda x: x if x and x.get("state") == "online" else None)(
-            device(c, token, "tty-" + name)))
+            device(c, token, dev_id)))
         check("%s: probed and claimed as cms50 (%s protocol)" % (capture, "newer" if newer
                                                                  else "older"),
               dev and dev.get("driver") == "cms50" and
               ("older" in dev.get("model", "")) != newer,
-              "device %r" % device(c, token, "tty-" + name))
+              "device %r" % device(c, token, dev_id))
         got = wait(lambda: (lambda x: x if len(x) >= len(want) else None)(
-            readings(c, token, "tty-" + name)), timeout=25)
-        got = sorted(readings(c, token, "tty-" + name), key=lambda x: x["id"])  # time-ordered
+            readings(c, token, dev_id)), timeout=25)
+        got = sorted(readings(c, token, dev_id), key=lambda x: x["id"])  # time-ordered
         vals = [(x["code"], x["values"].get("value")) for x in got]
         check("%s: SpO2 and pulse readings %r" % (capture, want), vals == want,
               "got %r" % vals)
@@ -192,6 +214,11 @@ def serial_case(tmp, name, capture, newer, want):
         if newer:
             check("%s: the host asked for the model (A8), then started live data (A1)"
                   % capture, fake.commands[:2] == [0xa8, 0xa1], "commands %r" % fake.commands)
+        else:
+            r = c.request("POST", "/api/v1/devices/%s/download" % dev_id, {}, token=token)
+            check("%s: the older protocol's memory cannot be read: 409 with why" % capture,
+                  r.status == 409 and "older protocol" in r.json["error"]["message"],
+                  "%s %r" % (r.status, r.json))
     except Exception as e:  # noqa: BLE001
         check("%s: mokitd with a serial CMS50" % capture, False, repr(e) + "\n" + d.log_tail())
     finally:
@@ -207,6 +234,127 @@ CONFIG_DESC = bytes([0x09, 0x02, 0x22, 0x00, 0x01, 0x01, 0x00, 0x80, 0x32,
                      0x09, 0x04, 0x00, 0x00, 0x01, 0x03, 0x00, 0x00, 0x00,
                      0x09, 0x21, 0x11, 0x01, 0x00, 0x01, 0x22, 0x34, 0x00,
                      0x07, 0x05, 0x81, 0x03, 0x08, 0x00, 0x0a])
+
+
+def download_case(tmp):
+    live = capture_frames(os.path.join(REPLAY, "cms50f-live.cap"))
+    stored = capture_frames(os.path.join(REPLAY, "cms50f-stored.cap"))
+    # The session's date reply (type 07): year 26 -> 21, so it is surely before the scan.
+    stored = [(to, at, data.replace(bytes.fromhex("07808080949a8b96"),
+                                    bytes.fromhex("0780808094958b96"))) for to, at, data in stored]
+    fake = FakeSerial(live + stored, True)
+    link = os.path.join(tmp, "oxi-mem")
+    os.symlink(fake.path, link)
+    os.environ["TZ"] = "ICT-7"  # the kit's zone, Vietnam (POSIX form: no tzdata needed)
+    d = Daemon(BUILD, os.path.join(tmp, "oxi-mem-data"), demo=True,
+               extra=["--devices", "cms50:" + link])
+    dev_id = tty_id(link)
+    try:
+        d.start(timeout=15)
+        c, token, _ = nurse_with_patient(d)
+        wait(lambda: len(readings(c, token, dev_id)) >= 4, timeout=25)  # live data first
+        info = device(c, token, dev_id)
+        check("download: the CMS50 lists the action", info and info.get("actions") == ["download"],
+              "device %r" % info)
+        r = c.request("POST", "/api/v1/devices/%s/download" % dev_id, {}, token=token)
+        check("download: started (202)", r.status == 202 and r.json.get("action") == "download",
+              "%s %r" % (r.status, r.json))
+        r = c.request("POST", "/api/v1/devices/%s/download" % dev_id, {}, token=token)
+        check("download: a second request while one runs is 409 busy",
+              r.status == 409 and r.json["error"]["code"] == "busy", "%s %r" % (r.status, r.json))
+
+        def memory():
+            return [x for x in readings(c, token, dev_id) if x.get("device_time")]
+        got = wait(lambda: (lambda x: x if len(x) >= 2 else None)(memory()), timeout=20)
+        got = sorted(got or [], key=lambda x: x["id"])
+        vals = [(x["code"], x["values"].get("value"), x["device_time"], x["state"]) for x in got]
+        want = [("spo2", 97, "2021-11-22T02:30:05.000Z", "unassigned"),
+                ("pulse", 69, "2021-11-22T02:30:05.000Z", "unassigned")]
+        check("download: the session's settled SpO2 and pulse, at the device's time in the "
+              "kit's zone, not given to the current patient", vals == want,
+              "got %r\n%s" % (vals, d.log_tail()))
+        check("download: the note says why they are not the patient's",
+              got and all("before the current patient" in (x.get("note") or "") for x in got),
+              "got %r" % got)
+        done = wait(lambda: (lambda x: x if x and "download done" in x.get("message", "")
+                             else None)(device(c, token, dev_id)), timeout=10)
+        check("download: the device says what it found",
+              done and "session 1 of 1: 60 samples, 57 with a finger; SpO2 97 %, pulse 69 /min"
+              in done["message"], "device %r" % done)
+        n = len(fake.commands)
+        check("download: A7 A2 (stop), A3 (count), A4 A5 (session 0), A6 (data), then A1 (live)",
+              fake.commands[-7:] == [0xa7, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa1],
+              "commands %r" % [hex(x) for x in fake.commands])
+        r = c.request("POST", "/api/v1/devices/%s/download" % dev_id, {}, token=token)
+        again = wait(lambda: len(fake.commands) >= n + 7 and fake.commands[-1] == 0xa1,
+                     timeout=15)
+        time.sleep(0.5)
+        check("download: the same session downloaded again is not stored twice",
+              r.status == 202 and again and len(memory()) == 2,
+              "status %s, commands %r, memory readings %d" % (r.status, fake.commands,
+                                                              len(memory())))
+        r = c.request("POST", "/api/v1/devices/demo-oximeter/download", {}, token=token)
+        check("download: a demo device takes no commands (409 not_supported)",
+              r.status == 409 and r.json["error"]["code"] == "not_supported",
+              "%s %r" % (r.status, r.json))
+        r = c.request("POST", "/api/v1/devices/no-such/download", {}, token=token)
+        check("download: an unknown device is 404", r.status == 404, "%s" % r.status)
+        r = c.request("POST", "/api/v1/devices/%s/download" % dev_id, {}, token=None)
+        check("download: needs a login (401)", r.status == 401, "%s" % r.status)
+    except Exception as e:  # noqa: BLE001
+        check("mokitd downloading a CMS50's memory", False, repr(e) + "\n" + d.log_tail())
+    finally:
+        d.terminate()
+        fake.close()
+        del os.environ["TZ"]
+
+
+def record_case(tmp):
+    """`mokit device record` from the fake newer-firmware CMS50: the capture plays back (decode)
+    to the same readings, and says what the kit sent."""
+    fake = FakeSerial(capture_frames(os.path.join(REPLAY, "cms50f-live.cap")), True)
+    link = os.path.join(tmp, "oxi-rec")
+    os.symlink(fake.path, link)
+    out = os.path.join(tmp, "recorded.cap")
+    mokit = os.path.join(ROOT, BUILD, "mokit")
+    try:
+        p = subprocess.run([mokit, "device", "record", "--driver", "cms50", "--device",
+                            "cms50:" + link, "--seconds", "13", "--who", "mokit tests",
+                            "--notes", "the fake CMS50F", "--out", out],
+                           capture_output=True, text=True, timeout=60)
+        check("record: exit 0, says where the capture went",
+              p.returncode == 0 and "capture written to" in p.stderr and
+              "reading: spo2 98 %" in p.stderr, "exit %d\n%s" % (p.returncode, p.stderr))
+        text = open(out).read() if os.path.exists(out) else ""
+        head = [x for x in text.splitlines() if x.startswith("#")]
+        check("record: the header names driver, model, transport, who, notes",
+              "# device: cms50" in head and "# model: CMS50F" in head and
+              "# transport: serial" in head and "# who: mokit tests" in head and
+              "# notes: the fake CMS50F" in head, "header %r" % head)
+        check("record: the probe (A8) and live start (A1) are kept as host-to-device frames",
+              "> 7d 81 a8 80 80 80 80 80 80" in text and "> 7d 81 a1 80 80 80 80 80 80" in text,
+              text[:600])
+        p = subprocess.run([mokit, "device", "decode", out], capture_output=True, text=True,
+                           timeout=60)
+        got = [(x["kind"], x["value"]) for x in map(json.loads, p.stdout.splitlines())]
+        check("record: the capture decodes to the device's readings",
+              p.returncode == 0 and got == [("spo2", 98), ("pulse", 73), ("spo2", 95),
+                                            ("pulse", 132)], "exit %d %r %s" % (
+                                                p.returncode, got, p.stderr))
+        p = subprocess.run([mokit, "device", "record", "--driver", "cms50", "--device",
+                            "cms50:" + os.path.join(tmp, "nothing-here"), "--seconds", "1.5",
+                            "--out", os.path.join(tmp, "none.cap")],
+                           capture_output=True, text=True, timeout=60)
+        check("record: no device: exit 2 with why, no file",
+              p.returncode == 2 and "no cms50 device spoke" in p.stderr and
+              not os.path.exists(os.path.join(tmp, "none.cap")), "exit %d %s" % (
+                  p.returncode, p.stderr))
+        p = subprocess.run([mokit, "device", "record", "--notes", "two\nlines"],
+                           capture_output=True, text=True, timeout=60)
+        check("record: a header value must be one line (usage error)", p.returncode == 1,
+              "exit %d %s" % (p.returncode, p.stderr))
+    finally:
+        fake.close()
 
 
 def scale_umockdev(path):
@@ -283,11 +431,11 @@ def unclaimed_case(tmp):
         c = Client(d.port)
         token = c.login("2222").json["token"]
         dev = wait(lambda: (lambda x: x if x and x.get("state") == "unclaimed" else None)(
-            device(c, token, "tty-other")), timeout=10)
+            device(c, token, tty_id(link))), timeout=10)
         check("a serial device that is not a CMS50 is probed and left unclaimed",
               dev and "not a cms50" in dev.get("message", ""),
-              "device %r" % device(c, token, "tty-other"))
-        check("... and gives no readings", not readings(c, token, "tty-other"))
+              "device %r" % device(c, token, tty_id(link)))
+        check("... and gives no readings", not readings(c, token, tty_id(link)))
     except Exception as e:  # noqa: BLE001
         check("mokitd with a foreign serial device", False, repr(e) + "\n" + d.log_tail())
     finally:
@@ -302,6 +450,8 @@ def main():
                 [("spo2", 98), ("pulse", 73), ("spo2", 95), ("pulse", 132)])
     serial_case(tmp, "oxi-old", "cms50-two-fingers.cap", False,
                 [("spo2", 98), ("pulse", 74), ("spo2", 95), ("pulse", 88)])
+    download_case(tmp)
+    record_case(tmp)
     usb_case(tmp)
     failed = 0
     for i, (ok, name, detail) in enumerate(results, 1):

@@ -1,6 +1,6 @@
 /* libFuzzer target: what a CMS50 with the newer protocol sends (firmware/proto/cms50f.c):
  * packets parsed at every offset, the live stream, protocol detection, the model probe, a
- * stored-data download and its summary, and commands. */
+ * stored-data download and its summary, commands, and the driver following a download. */
 #include "../../firmware/proto/cms50f.h"
 
 #include <assert.h>
@@ -61,6 +61,51 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size >= 7) {
         size_t len = fw_cms50f_command_args(data[0], data + 1, cmd);
         assert(len == 0 || (len == 9 && cmd[0] == 0x7d && cmd[2] == (data[0] | 0x80)));
+        if (len == 9) { /* what is built reads back the same */
+            uint8_t c, args[6];
+            assert(fw_cms50f_command_parse(cmd, len, &c, args) == 9);
+            assert(c == data[0] && memcmp(args, data + 1, 6) == 0);
+        }
+    }
+    for (size_t off = 0; off < size; off++) {
+        uint8_t c, args[6];
+        int rc = fw_cms50f_command_parse(data + off, size - off, &c, args);
+        assert(rc == FW_EINVAL || (rc == 9 && (c & 0x80)));
+    }
+
+    /* The driver through a download led by the bytes: a byte below 0x08 in the first position
+     * of a chunk is a host action (its low bits: which), else the chunk is the device's. */
+    const struct fw_driver *d = fw_driver_find("cms50");
+    static uint64_t st[4096];
+    assert(d && d->state_size <= sizeof st);
+    memset(st, 0, d->state_size);
+    struct fw_decoded dec;
+    double t = 0;
+    uint8_t a1[9];
+    fw_cms50f_command(FW_CMS50F_CMD_LIVE_START, a1);
+    d->sent(st, a1, 9, t);
+    for (size_t off = 0; off < size;) {
+        size_t len = 1 + data[off] % 32;
+        if (len > size - off)
+            len = size - off;
+        memset(&dec, 0, sizeof dec);
+        t += 0.5;
+        if (data[off] < 4) {
+            int rc = d->action(st, "download", t, &dec);
+            assert(rc == FW_OK || rc == FW_EBUSY || rc == FW_EINVAL);
+        } else if (data[off] < 8) {
+            double dl = d->deadline(st);
+            if (dl >= 0)
+                assert(d->timeout(st, dl, &dec) == FW_OK);
+        } else {
+            assert(d->decode(st, data + off, len, t, &dec) == FW_OK);
+        }
+        assert(dec.nreadings <= FW_MAX_READINGS && dec.reply_len <= sizeof dec.reply);
+        for (size_t i = 0; i < dec.nreadings; i++)
+            assert(dec.readings[i].value >= 25 && dec.readings[i].value <= 250);
+        if (dec.reply_len)
+            d->sent(st, dec.reply, dec.reply_len, t);
+        off += len;
     }
     return 0;
 }

@@ -791,16 +791,170 @@ static void stored_losses(void **state)
     assert_int_equal(fw_cms50f_stored_decode(junk, sizeof junk, &se, x, LEN(x)), 0);
 }
 
+static void command_parse(void **state)
+{
+    (void)state;
+    uint8_t out[FW_CMS50F_CMD_LEN], cmd = 0, args[6];
+    /* Session 2's data, and OSCAR's erase (user 1, session 3): read back as built. */
+    static const uint8_t data2[6] = {0, 2};
+    assert_int_equal(fw_cms50f_command_args(FW_CMS50F_CMD_SESSION_DATA, data2, out), 9);
+    assert_int_equal(fw_cms50f_command_parse(out, 9, &cmd, args), 9);
+    assert_int_equal(cmd, 0xa6);
+    assert_memory_equal(args, data2, 6);
+    static const uint8_t erase[] = {0x7d, 0x81, 0xae, 0x81, 0x83, 0x80, 0x80, 0x80, 0x80};
+    assert_int_equal(fw_cms50f_command_parse(erase, 9, &cmd, args), 9);
+    assert_int_equal(cmd, 0xae);
+    assert_int_equal(args[0], 1);
+    assert_int_equal(args[1], 3);
+    /* An argument with bit 7 set travels in the high-bit byte: 0x85 -> 7d 83 a4 80 85. */
+    static const uint8_t high[6] = {0, 0x85};
+    assert_int_equal(fw_cms50f_command_args(FW_CMS50F_CMD_SESSION_DURATION, high, out), 9);
+    assert_int_equal(out[1], 0x85);
+    assert_int_equal(fw_cms50f_command_parse(out, 9, &cmd, args), 9);
+    assert_int_equal(args[1], 0x85);
+    /* Not commands: short, another type, a byte with bit 7 clear, no command bit. */
+    assert_int_equal(fw_cms50f_command_parse(erase, 8, &cmd, args), FW_EINVAL);
+    static const uint8_t live_pkt[] = {0x01, 0xe0, 0x85, 0xb3, 0x96, 0xc1, 0xe1, 0xff, 0xff};
+    assert_int_equal(fw_cms50f_command_parse(live_pkt, 9, &cmd, args), FW_EINVAL);
+    static const uint8_t cut[] = {0x7d, 0x81, 0xa6, 0x80, 0x0f, 0x80, 0x80, 0x80, 0x80};
+    assert_int_equal(fw_cms50f_command_parse(cut, 9, &cmd, args), FW_EINVAL);
+    static const uint8_t nocmd[] = {0x7d, 0x80, 0xa6, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80};
+    assert_int_equal(fw_cms50f_command_parse(nocmd, 9, NULL, NULL), FW_EINVAL);
+    assert_int_equal(fw_cms50f_command_parse(NULL, 9, NULL, NULL), FW_EINVAL);
+}
+
+/* The replies to the driver's questions, as the device sends them. */
+static void drv_feed(const struct fw_driver *d, void *st, const uint8_t *b, size_t n, double t,
+                     struct fw_decoded *out)
+{
+    memset(out, 0, sizeof *out);
+    assert_int_equal(d->decode(st, b, n, t, out), FW_OK);
+}
+
+static void expect_commands(const struct fw_decoded *out, const uint8_t *cmds, size_t n,
+                            int session)
+{
+    assert_int_equal(out->reply_len, n * FW_CMS50F_CMD_LEN);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t cmd, args[6];
+        assert_int_equal(fw_cms50f_command_parse(out->reply + i * 9, 9, &cmd, args), 9);
+        assert_int_equal(cmd, cmds[i]);
+        assert_int_equal(args[1], session);
+    }
+}
+
+static void driver_download(void **state)
+{
+    (void)state;
+    const struct fw_driver *d = fw_driver_find("cms50");
+    assert_non_null(d);
+    assert_string_equal(d->actions, "download");
+    uint8_t st_mem[8192] __attribute__((aligned(16)));
+    assert_true(d->state_size <= sizeof st_mem);
+    memset(st_mem, 0, sizeof st_mem);
+    void *st = st_mem;
+    struct fw_decoded out;
+    memset(&out, 0, sizeof out);
+    /* Before the protocol is known, and unknown actions: refused with why. */
+    assert_int_equal(d->action(st, "download", 0, &out), FW_EINVAL);
+    assert_non_null(strstr(out.why, "not known"));
+    memset(&out, 0, sizeof out);
+    assert_int_equal(d->action(st, "erase", 0, &out), FW_EINVAL);
+    /* The host's A1 says the device speaks the newer protocol. */
+    uint8_t a1[9];
+    fw_cms50f_command(FW_CMS50F_CMD_LIVE_START, a1);
+    d->sent(st, a1, 9, 0);
+    assert_true(d->deadline(st) < 0); /* live: nothing to wait for */
+    memset(&out, 0, sizeof out);
+    assert_int_equal(d->action(st, "download", 10, &out), FW_OK);
+    static const uint8_t start[] = {0xa7, 0xa2, 0xa3};
+    expect_commands(&out, start, 3, 0);
+    assert_string_equal(out.status, "downloading the memory");
+    /* No keep-alive A1 while downloading (it would end the download); one at a time. */
+    uint8_t hello[64];
+    assert_int_equal(d->start(st, hello, sizeof hello), 0);
+    memset(&out, 0, sizeof out);
+    assert_int_equal(d->action(st, "download", 10.1, &out), FW_EBUSY);
+    assert_true(fabs(d->deadline(st) - 13.0) < 1e-9); /* 3 s for the count */
+    /* Stop acknowledged, then the count: user 0, 2 sessions -> session 0's questions. */
+    static const uint8_t ack[] = {0x0c, 0x80, 0x0c, 0x80};
+    drv_feed(d, st, ack, sizeof ack, 10.2, &out);
+    assert_int_equal(out.reply_len, 0);
+    static const uint8_t count[] = {0x0a, 0x80, 0x80, 0x82};
+    drv_feed(d, st, count, sizeof count, 10.3, &out);
+    static const uint8_t info[] = {0xa4, 0xa5};
+    expect_commands(&out, info, 2, 0);
+    /* Duration, date and time in: the data (A6 for session 0). Date 2026-11-22 09:30:00. */
+    static const uint8_t facts[] = {0x08, 0x80, 0x80, 0x80, 0xf8, 0x80, 0x80, 0x80,
+                                    0x07, 0x80, 0x80, 0x80, 0x94, 0x9a, 0x8b, 0x96,
+                                    0x12, 0x80, 0x80, 0x80, 0x89, 0x9e, 0x80, 0x80};
+    drv_feed(d, st, facts, 16, 10.4, &out); /* the time (0x12) not yet */
+    assert_int_equal(out.reply_len, 0);
+    drv_feed(d, st, facts + 16, 8, 10.5, &out);
+    static const uint8_t data[] = {0xa6};
+    expect_commands(&out, data, 1, 0);
+    /* Samples: one packet without a finger, then 97 %/69 held: settled at the third. */
+    static const uint8_t samples[] = {0x0f, 0xa0, 0x80, 0x80, 0x80, 0x80, 0xff, 0xff,
+                                      0x0f, 0x80, 0xe1, 0xc5, 0xe1, 0xc5, 0xe1, 0xc5};
+    drv_feed(d, st, samples, sizeof samples, 11.0, &out);
+    assert_int_equal(out.nreadings, 0);
+    assert_true(fabs(d->deadline(st) - 13.0) < 1e-9); /* 2 s of silence ends the session */
+    /* The silence: session 0's readings, timed by its clock; then session 1's questions. */
+    memset(&out, 0, sizeof out);
+    assert_int_equal(d->timeout(st, 13.0, &out), FW_OK);
+    assert_int_equal(out.nreadings, 2);
+    assert_string_equal(out.readings[0].kind, "spo2");
+    assert_true(out.readings[0].value == 97);
+    assert_string_equal(out.readings[1].kind, "pulse");
+    assert_true(out.readings[1].value == 69);
+    for (int i = 0; i < 2; i++) {
+        assert_true(out.readings[i].stored);
+        assert_true(out.readings[i].clock_local);
+        /* 2026-11-22 09:30:00 + 5 samples (index 5: the third of the held ones) */
+        assert_true(out.readings[i].device_time == 1795339800LL + 5);
+    }
+    assert_string_equal(out.status, "downloading: session 1 of 2: 6 samples, 3 with a finger; "
+                                    "SpO2 97 %, pulse 69 /min");
+    expect_commands(&out, info, 2, 1);
+    /* Session 1 never answers: after 3 s the download fails, and live data starts again. */
+    assert_true(fabs(d->deadline(st) - 16.0) < 1e-9);
+    memset(&out, 0, sizeof out);
+    assert_int_equal(d->timeout(st, 16.0, &out), FW_OK);
+    assert_int_equal(out.nreadings, 0);
+    assert_string_equal(out.status, "download failed: no answer to the session's start (A4, A5)");
+    static const uint8_t live_again[] = {0xa1};
+    expect_commands(&out, live_again, 1, 0);
+    assert_true(d->deadline(st) < 0);
+    assert_int_equal(d->start(st, hello, sizeof hello), 9); /* keep-alive again */
+    /* A device with an empty memory: done at once. */
+    memset(&out, 0, sizeof out);
+    assert_int_equal(d->action(st, "download", 20, &out), FW_OK);
+    static const uint8_t none[] = {0x0a, 0x80, 0x80, 0x80};
+    drv_feed(d, st, none, sizeof none, 20.1, &out);
+    assert_string_equal(out.status, "download done: no sessions in the memory");
+    expect_commands(&out, live_again, 1, 0);
+    /* The older protocol has no commands: refused with why. */
+    memset(st_mem, 0, sizeof st_mem);
+    static const uint8_t old_pkts[] = {0xc5, 0x20, 0x06, 0x48, 0x61, 0xc5, 0x21, 0x06, 0x48,
+                                       0x61, 0xc5, 0x22, 0x06, 0x48, 0x61, 0xc5, 0x23, 0x06,
+                                       0x48, 0x61, 0xc5, 0x24, 0x06, 0x48, 0x61};
+    drv_feed(d, st, old_pkts, sizeof old_pkts, 0, &out);
+    memset(&out, 0, sizeof out);
+    assert_int_equal(d->action(st, "download", 1, &out), FW_EINVAL);
+    assert_non_null(strstr(out.why, "older protocol"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(commands),       cmocka_unit_test(live_packets),
-        cmocka_unit_test(high_bits),      cmocka_unit_test(reply_packets),
-        cmocka_unit_test(stored_packets), cmocka_unit_test(bad_packets),
-        cmocka_unit_test(live_stream),    cmocka_unit_test(not_readings),
-        cmocka_unit_test(resync),         cmocka_unit_test(detect),
-        cmocka_unit_test(probe),          cmocka_unit_test(stored),
-        cmocka_unit_test(stored_losses),
+        cmocka_unit_test(commands),        cmocka_unit_test(live_packets),
+        cmocka_unit_test(high_bits),       cmocka_unit_test(reply_packets),
+        cmocka_unit_test(stored_packets),  cmocka_unit_test(bad_packets),
+        cmocka_unit_test(live_stream),     cmocka_unit_test(not_readings),
+        cmocka_unit_test(resync),          cmocka_unit_test(detect),
+        cmocka_unit_test(probe),           cmocka_unit_test(stored),
+        cmocka_unit_test(stored_losses),   cmocka_unit_test(command_parse),
+        cmocka_unit_test(driver_download),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

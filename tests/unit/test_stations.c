@@ -214,6 +214,14 @@ static void memory_readings(void **state)
     assert_string_equal(json_string_value(json_object_get(r, "state")), "attached");
     assert_true(json_real_value(json_object_get(json_object_get(r, "values"), "diastolic")) == 95);
     json_decref(r);
+    /* From the memory of a device without a clock: whose it is, nobody knows but a nurse. */
+    in.device_time = 0;
+    in.stored = 1;
+    assert_int_equal(store_reading_add(f->st, &cli, &in, &r), MK_OK);
+    assert_string_equal(json_string_value(json_object_get(r, "state")), "unassigned");
+    assert_non_null(strstr(json_string_value(json_object_get(r, "note")), "time not known"));
+    assert_true(json_is_null(json_object_get(r, "visit")));
+    json_decref(r);
 }
 
 static void scan_outcomes(void **state)
