@@ -11,6 +11,7 @@
 #include "print/layout.h"
 #include "domain/cccd.h"
 #include "domain/code.h"
+#include "domain/screen.h"
 #include "domain/text.h"
 #include "api/body.h"
 #include "store/store.h"
@@ -1322,6 +1323,47 @@ static int cmd_device(int argc, char **argv)
     return 0;
 }
 
+static int cmd_rules(int argc, char **argv)
+{
+    static const char help[] =
+        "usage: mokit rules show\n"
+        "       mokit rules check FILE\n"
+        "show: the built-in screening rules (app/doc/screening.md), as a rules file.\n"
+        "check: reads a rules file and says whether mokitd would take it, and its rules.\n";
+    if (wants_help(argc, argv, 2)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    if (argc == 3 && strcmp(argv[2], "show") == 0) {
+        fputs(screen_rules_default_json(), stdout);
+        return 0;
+    }
+    if (argc != 4 || strcmp(argv[2], "check") != 0) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    char *text, err[200];
+    size_t len;
+    if (read_all(argv[3], &text, &len) != 0) {
+        fprintf(stderr, "mokit: cannot read %s: %s\n", argv[3], strerror(errno));
+        return EXIT_INVALID;
+    }
+    struct screen_rules *r = malloc(sizeof *r);
+    int rc = r ? screen_rules_parse(text, len, r, err, sizeof err) : MK_ENOMEM;
+    free(text);
+    if (rc != MK_OK) {
+        fprintf(stderr, "mokit: %s: %s\n", argv[3], rc == MK_EINVAL ? err : mk_strerror(rc));
+        free(r);
+        return rc == MK_EINVAL ? EXIT_INVALID : EXIT_SYSTEM;
+    }
+    printf("%s: %d rules, adults from %d years\n", argv[3], r->nrules, r->adult_age);
+    for (int i = 0; i < r->nrules; i++)
+        printf("  %-20s %-7s %s\n", r->rules[i].id, screen_level_name(r->rules[i].level),
+               r->rules[i].msg_en);
+    free(r);
+    return 0;
+}
+
 static int cmd_demo(int argc, char **argv)
 {
     static const char help[] =
@@ -1375,6 +1417,7 @@ static void usage(FILE *f)
                "  patient register|find|show\n"
                "  id parse-cccd TEXT       read a citizen ID card QR\n"
                "  code check CODE          is a patient code's check character right?\n"
+               "  rules show|check FILE    the screening rules: the built-in ones; check a file\n"
                "  printer list|profiles|add|set   the kit's printers\n"
                "  print ticket|wristband|test     print, or lay out (bytes, PNG preview)\n"
                "  print jobs|reprint|cancel       the print queue\n"
@@ -1444,6 +1487,8 @@ int main(int argc, char **argv)
         return cmd_print(argc, argv);
     if (strcmp(cmd, "demo") == 0)
         return cmd_demo(argc, argv);
+    if (strcmp(cmd, "rules") == 0)
+        return cmd_rules(argc, argv);
     if (strcmp(cmd, "device") == 0)
         return cmd_device(argc, argv);
     fprintf(stderr, "mokit: unknown command \"%s\"\n", cmd);

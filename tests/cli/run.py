@@ -354,8 +354,30 @@ def test_demo(d):
           "DEMO-TAVAN" in page and str(status["counts"]["patients"]) in page, page[:500])
 
 
+def test_rules(d):
+    rc, out, err = mokit(d, "rules", "show")
+    rules = json.loads(out) if rc == 0 else {}
+    ids = [r["id"] for r in rules.get("rules", [])]
+    check("rules show: the built-in rules as a rules file",
+          rc == 0 and rules.get("adult_age") == 18 and "bp.raised" in ids and "spo2.urgent" in ids,
+          err)
+    path = os.path.join(d, "rules.json")
+    with open(path, "w") as f:
+        f.write(out)
+    rc, out, err = mokit(d, "rules", "check", path)
+    check("rules check of the built-in rules: exit 0, counted",
+          rc == 0 and ("%d rules, adults from 18 years" % len(ids)) in out, err)
+    rules["rules"][3]["any"][0][0] = "systolc"
+    with open(path, "w") as f:
+        json.dump(rules, f)
+    rc, out, err = mokit(d, "rules", "check", path)
+    check("rules check of a file with a typo: exit 2 naming the rule",
+          rc == 2 and "rule 4 (bp.raised): unknown measure" in err, err)
+
+
 def main():
-    for fn in (test_usage, test_setup_and_register, test_cccd, test_daemon, test_demo):
+    for fn in (test_usage, test_setup_and_register, test_cccd, test_daemon, test_demo,
+               test_rules):
         with tempfile.TemporaryDirectory(prefix="mokit-cli-") as d:
             try:
                 fn(d)
