@@ -8,7 +8,7 @@
 set -eu
 
 build_pkgs="gcc make pkg-config libsqlite3-dev libmicrohttpd-dev libjansson-dev libsodium-dev libutf8proc-dev libqrencode-dev libpng-dev libfreetype-dev libusb-1.0-0-dev libgpiod-dev fonts-dejavu-core"
-test_pkgs="$build_pkgs libcmocka-dev python3 sqlite3 procps zbar-tools umockdev"
+test_pkgs="$build_pkgs libcmocka-dev python3 sqlite3 procps zbar-tools umockdev libumockdev-dev"
 fuzz_pkgs="clang libclang-rt-14-dev"
 lint_pkgs="clang-format git"
 cross_libs="libsqlite3-dev libmicrohttpd-dev libjansson-dev libsodium-dev libutf8proc-dev libcmocka-dev libqrencode-dev libpng-dev libfreetype-dev libusb-1.0-0-dev libgpiod-dev"

@@ -57,6 +57,8 @@ if [ "$unit_only" = 0 ]; then
     suite usb python3 tests/usb/run.py "$B"
     suite replay python3 tests/replay/run.py "$B"
     suite devices python3 tests/devices/run.py "$B"
+    suite hotplug umockdev-wrapper "$B"/test_hotplug
+    suite evdev python3 tests/devices/evdev.py "$B"
     suite cli python3 tests/cli/run.py "$B"
     suite api python3 tests/api/run.py "$B"
     suite crash python3 tests/crash/run.py "$B"

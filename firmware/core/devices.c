@@ -67,6 +67,7 @@ struct dev {
     libusb_device_handle *h;
     int iface;
     bool detached, claimed;
+    bool release_soon; /* usb_release() after the event handling that wanted it */
     uint8_t ep_in, ep_out, ep_type;
     struct libusb_transfer *xfer[USB_XFERS];
     int xfer_live;
@@ -117,6 +118,7 @@ struct fw_manager {
     struct dev *devs;
     libusb_context *usb;
     bool hotplug;
+    bool in_events; /* inside libusb's event handling: libusb_close() would deadlock there */
     libusb_hotplug_callback_handle hp;
     struct pending *pend; /* filled by the hotplug callback, drained by the loop */
     double next_rescan, next_usb_list;
@@ -323,6 +325,11 @@ static void frame_in(struct fw_manager *m, struct dev *d, const uint8_t *data, s
 
 static void usb_release(struct dev *d)
 {
+    if (d->h && d->m->in_events) { /* a transfer's callback: closed when handling returns */
+        d->release_soon = true;
+        return;
+    }
+    d->release_soon = false;
     if (d->h) {
         if (d->claimed)
             libusb_release_interface(d->h, d->iface);
@@ -909,10 +916,13 @@ static void node_found(struct fw_manager *m, enum kind k, const struct fw_driver
 {
     /* Named by the node itself: a configured /dev/serial/by-id link and the same port found
      * under its USB parent are one device (tty-ttyUSB0), opened once. */
-    char id[64], real[PATH_MAX];
-    const char *node = realpath(devpath, real) ? real : devpath;
+    char id[64];
+    struct stat st;
+    char *real = lstat(devpath, &st) == 0 && S_ISLNK(st.st_mode) ? realpath(devpath, NULL) : NULL;
+    const char *node = real ? real : devpath;
     const char *base = strrchr(node, '/');
     snprintf(id, sizeof id, "%s-%.57s", k == K_SERIAL ? "tty" : "input", base ? base + 1 : node);
+    free(real);
     struct dev *d = dev_by_id(m, id);
     if (d && (d->info.state == FW_DEV_ONLINE || d->info.state == FW_DEV_PROBING ||
               (d->info.state == FW_DEV_UNCLAIMED && !configured)))
@@ -965,7 +975,7 @@ static void scan_class(struct fw_manager *m, const char *cls, const char *prefix
         }
         if (!wanted(m, drv))
             continue;
-        snprintf(devpath, sizeof devpath, "/dev/%.255s", e->d_name);
+        snprintf(devpath, sizeof devpath, "/dev/%s%.255s", k == K_EVDEV ? "input/" : "", e->d_name);
         node_found(m, k, drv, devpath, usbdir, vid, pid, false);
     }
     closedir(dp);
@@ -1402,6 +1412,18 @@ static void do_action(struct fw_manager *m, struct sim_request *r)
                                      : fw_strerror(r->rc));
 }
 
+/* libusb's event handling: transfers complete (xfer_done); handles their callbacks let go
+ * are closed after it, since libusb_close() inside it waits for itself. */
+static void usb_events(struct fw_manager *m, struct timeval *tv)
+{
+    m->in_events = true;
+    libusb_handle_events_timeout_completed(m->usb, tv, NULL);
+    m->in_events = false;
+    for (struct dev *d = m->devs; d; d = d->next)
+        if (d->release_soon)
+            usb_release(d);
+}
+
 static void *loop(void *arg)
 {
     struct fw_manager *m = arg;
@@ -1495,7 +1517,7 @@ static void *loop(void *arg)
         }
         if (m->usb) {
             struct timeval zero = {0, 0};
-            libusb_handle_events_timeout_completed(m->usb, &zero, NULL);
+            usb_events(m, &zero);
             usb_pending(m);
         }
         for (nfds_t i = first_dev; r > 0 && i < n; i++) {
@@ -1586,7 +1608,7 @@ void fw_manager_stop(struct fw_manager *m)
         if (!live)
             break;
         struct timeval tv = {0, 20000};
-        libusb_handle_events_timeout_completed(m->usb, &tv, NULL);
+        usb_events(m, &tv);
     }
     while (m->devs) {
         struct dev *d = m->devs;
