@@ -19,32 +19,9 @@ struct rec {
     bool chosen, gone;
     struct fw_identity id;
     double t0;
-    char *text; /* the frame lines so far */
-    size_t len, cap;
+    struct fw_buf text; /* the frame lines so far */
     long frames;
-    bool oom;
 };
-
-static void append(struct rec *r, const char *s, size_t n)
-{
-    if (r->oom)
-        return;
-    if (r->len + n + 1 > r->cap) {
-        size_t cap = r->cap ? r->cap : 65536;
-        while (r->len + n + 1 > cap)
-            cap *= 2;
-        char *t = realloc(r->text, cap);
-        if (!t) {
-            r->oom = true;
-            return;
-        }
-        r->text = t;
-        r->cap = cap;
-    }
-    memcpy(r->text + r->len, s, n);
-    r->len += n;
-    r->text[r->len] = '\0';
-}
 
 static void on_event(void *ctx, const struct fw_event *ev)
 {
@@ -71,13 +48,13 @@ static void on_event(void *ctx, const struct fw_event *ev)
         char head[40];
         int n =
             snprintf(head, sizeof head, "@%.3f %c", ev->mono - r->t0, ev->to_device ? '>' : '<');
-        append(r, head, (size_t)n);
+        fw_buf_put(&r->text, head, (size_t)n);
         for (size_t i = 0; i < ev->raw_len; i++) {
             char b[4];
             snprintf(b, sizeof b, " %02x", ev->raw[i]);
-            append(r, b, 3);
+            fw_buf_put(&r->text, b, 3);
         }
-        append(r, "\n", 1);
+        fw_buf_put(&r->text, "\n", 1);
         r->frames++;
         break;
     }
@@ -135,12 +112,12 @@ int devices_record(const struct record_opts *o, char **out, char *err, size_t er
     }
     fw_manager_stop(m);
     pthread_mutex_destroy(&r.lock);
-    if (r.oom) {
-        free(r.text);
+    if (fw_buf_error(&r.text)) {
+        fw_buf_free(&r.text);
         return MK_ENOMEM;
     }
     if (!r.chosen) {
-        free(r.text);
+        fw_buf_free(&r.text);
         snprintf(err, errlen, "no %s%sdevice spoke in %.0f s (plugged in? `mokit device list`)",
                  o->driver ? o->driver : "", o->driver ? " " : "", o->seconds);
         return MK_ENOTFOUND;
@@ -156,10 +133,10 @@ int devices_record(const struct record_opts *o, char **out, char *err, size_t er
         snprintf(usb, sizeof usb, " %04x:%04x", r.id.vid, r.id.pid);
     size_t hcap = 1024 + (o->who ? strlen(o->who) : 0) + (o->notes ? strlen(o->notes) : 0);
     char *head = malloc(hcap);
-    char *all = head ? malloc(hcap + r.len + 1) : NULL;
+    char *all = head ? malloc(hcap + r.text.len + 1) : NULL;
     if (!all) {
         free(head);
-        free(r.text);
+        fw_buf_free(&r.text);
         return MK_ENOMEM;
     }
     int n = snprintf(head, hcap,
@@ -170,11 +147,11 @@ int devices_record(const struct record_opts *o, char **out, char *err, size_t er
                      o->notes ? "# notes: " : "", o->notes ? o->notes : "", o->notes ? "\n" : "",
                      r.frames);
     memcpy(all, head, (size_t)n);
-    if (r.len)
-        memcpy(all + n, r.text, r.len);
-    all[(size_t)n + r.len] = '\0';
+    if (r.text.len)
+        memcpy(all + n, r.text.data, r.text.len);
+    all[(size_t)n + r.text.len] = '\0';
     free(head);
-    free(r.text);
+    fw_buf_free(&r.text);
     *out = all;
     return MK_OK;
 }
