@@ -2,6 +2,7 @@
  * Options come from one table, used by the command line (--name value) and by the config file
  * (name value), so the two never disagree; see app/mokitd.conf. */
 #include "api/api.h"
+#include "api/web.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "demo/seed.h"
@@ -23,7 +24,8 @@ struct config {
     char listen[128];
     char log_level[16];
     int demo;
-    int session_hours;
+    int session_hours, idle_minutes;
+    char web[1024];
     int usb, evdev;
     char devices[1024];
     char replay_dir[1024];
@@ -46,7 +48,11 @@ static const struct option_def {
     {"demo", OPT_FLAG, offsetof(struct config, demo), 0,
      "demo mode: create a demo campaign, staff and residents in an empty data directory"},
     {"session-hours", OPT_INT, offsetof(struct config, session_hours), 0,
-     "how long a login lasts (default 12, a screening day)"},
+     "how long a login lasts at most (default 12, a screening day)"},
+    {"idle-minutes", OPT_INT, offsetof(struct config, idle_minutes), 0,
+     "a login not used for this long ends (default 30): a phone left on a table"},
+    {"web", OPT_STRING, offsetof(struct config, web), sizeof((struct config *)0)->web,
+     "directory of the web UI's files (default: found next to the program)"},
     {"usb", OPT_BOOL, offsetof(struct config, usb), 0,
      "yes (default) or no: find USB devices (scales, oximeters, scanners)"},
     {"evdev", OPT_BOOL, offsetof(struct config, evdev), 0,
@@ -62,8 +68,9 @@ static const struct option_def {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mokitd --data DIR [--listen ADDR:PORT] [--demo] [--config FILE]\n"
-               "              [--log-level LEVEL] [--session-hours N] [--usb yes|no]\n"
-               "              [--evdev yes|no] [--devices DRIVER:PATH,...] [--replay-dir DIR]\n\n");
+               "              [--log-level LEVEL] [--session-hours N] [--idle-minutes N]\n"
+               "              [--web DIR] [--usb yes|no] [--evdev yes|no]\n"
+               "              [--devices DRIVER:PATH,...] [--replay-dir DIR]\n\n");
     fprintf(f, "  --config FILE    read options from FILE first (lines \"name value\")\n");
     for (size_t i = 0; i < NOPTIONS; i++)
         fprintf(f, "  --%-15s %s\n", options[i].name, options[i].help);
@@ -272,6 +279,7 @@ int main(int argc, char **argv)
     struct config cfg = {.listen = "127.0.0.1:8080",
                          .log_level = "notice",
                          .session_hours = 12,
+                         .idle_minutes = 30,
                          .usb = 1,
                          .evdev = 1};
     struct store *st = NULL;
@@ -338,8 +346,15 @@ int main(int argc, char **argv)
         LOG(LOG_ERROR, "cannot start the device manager");
         goto out;
     }
+    char web_dir[1024] = "";
+    if (cfg.web[0])
+        snprintf(web_dir, sizeof web_dir, "%s", cfg.web);
+    else
+        web_default_dir(web_dir, sizeof web_dir);
     struct api_config acfg = {.listen = cfg.listen,
                               .session_seconds = cfg.session_hours * 3600,
+                              .idle_seconds = cfg.idle_minutes * 60,
+                              .web_dir = web_dir,
                               .spool = spool,
                               .devices = devices,
                               .events = events};

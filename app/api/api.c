@@ -9,6 +9,7 @@
 #include "../domain/role.h"
 #include "../print/jobs.h"
 #include "body.h"
+#include "web.h"
 #include "fw_device.h"
 #include "fw_printer.h"
 
@@ -25,8 +26,9 @@
 struct api {
     struct MHD_Daemon *mhd;
     struct store *st;
-    int session_seconds;
+    int session_seconds, idle_seconds;
     struct login_guard guard;
+    struct web *web; /* the UI's files; NULL when not installed */
     struct spool *spool;
     struct fw_font *font; /* for laying out print jobs; NULL when the fonts are missing */
     struct devices *devices;
@@ -170,7 +172,7 @@ static int require(struct ctx *c, unsigned need, enum MHD_Result *ret)
         *ret = send_error(c->conn, 401, "unauthorized", "log in first: no session token");
         return -1;
     }
-    int rc = store_session_get(c->api->st, token, &c->staff);
+    int rc = store_session_get(c->api->st, token, c->api->idle_seconds, &c->staff);
     if (rc == MK_EAUTH) {
         *ret = send_error(c->conn, 401, "unauthorized", "the session is unknown or expired");
         return -1;
@@ -1544,8 +1546,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         return send_error(conn, 413, "too_large", "the request body is larger than 64 KiB");
 
     struct ctx c = {.api = a, .conn = conn, .method = method, .body = r->body, .len = r->len};
-    if (strcmp(url, "/") == 0 && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0))
+    if (strcmp(url, "/status") == 0 && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0))
         return status_page(&c);
+    if (strncmp(url, "/api/", 5) != 0 && strcmp(url, "/api") != 0)
+        return web_serve(a->web, conn, method, url);
     if (strncmp(url, "/api/v1/", 8) != 0 && strcmp(url, "/api/v1") != 0)
         return send_error(conn, 404, "not_found", "no such path");
     char *path = strdup(url + 7);
@@ -1625,6 +1629,14 @@ int api_start(const struct api_config *cfg, struct store *st, struct api **out)
         return MK_ENOMEM;
     a->st = st;
     a->session_seconds = cfg->session_seconds;
+    a->idle_seconds = cfg->idle_seconds;
+    if (cfg->web_dir && cfg->web_dir[0]) {
+        if (web_open(cfg->web_dir, &a->web) != MK_OK)
+            LOG(LOG_WARN, "no web UI in %s (no index.html there): only the API and /status",
+                cfg->web_dir);
+    } else {
+        LOG(LOG_WARN, "no web UI found: only the API and /status");
+    }
     a->spool = cfg->spool;
     a->devices = cfg->devices;
     a->events = cfg->events;
@@ -1646,6 +1658,7 @@ int api_start(const struct api_config *cfg, struct store *st, struct api **out)
     if (!a->mhd) {
         LOG(LOG_ERROR, "cannot listen on %s (address in use, or not this machine's?)", cfg->listen);
         fw_font_close(a->font);
+        web_close(a->web);
         free(a);
         return MK_EIO;
     }
@@ -1660,5 +1673,6 @@ void api_stop(struct api *a)
     events_close(a->events); /* no stream may be left suspended when the server stops */
     MHD_stop_daemon(a->mhd);
     fw_font_close(a->font);
+    web_close(a->web);
     free(a);
 }

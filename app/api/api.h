@@ -1,4 +1,5 @@
-/* The HTTP server of mokitd: JSON API under /api/v1 and the status page at /.
+/* The HTTP server of mokitd: JSON API under /api/v1, the web UI (app/web) at / and the
+ * technician's status page at /status.
  * One libmicrohttpd thread serves every request, so the store is used by one thread. */
 #pragma once
 
@@ -12,6 +13,8 @@ struct api;
 struct api_config {
     const char *listen;      /* "ADDR:PORT", IPv4 or [IPv6] */
     int session_seconds;     /* lifetime of a login */
+    int idle_seconds;        /* a login unused this long ends */
+    const char *web_dir;     /* the UI's files (app/web); NULL or "": API only */
     struct spool *spool;     /* told about new print jobs; may be NULL */
     struct devices *devices; /* the device list and the demo's devices; may be NULL */
     struct events *events;   /* the event stream (GET /api/v1/events); may be NULL */

@@ -73,8 +73,9 @@ bool store_pin_valid(const char *pin);
  * deleting one (a logout) are audited in the same transaction; a->staff_id is the staff
  * member whose session it is. */
 int store_session_create(struct store *st, const struct actor *a, int ttl_seconds, char token[65]);
-/* MK_EAUTH for an unknown or expired token. */
-int store_session_get(struct store *st, const char *token, json_t **staff);
+/* MK_EAUTH for an unknown or expired token, or one not used for idle_seconds (each use that
+ * comes a minute or more after the last one noted is noted). */
+int store_session_get(struct store *st, const char *token, int idle_seconds, json_t **staff);
 int store_session_delete(struct store *st, const struct actor *a, const char *token);
 
 /* Patients. Registration checks duplicates in the same transaction as the insert:

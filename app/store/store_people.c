@@ -307,7 +307,7 @@ int store_session_create(struct store *st, const struct actor *a, int ttl_second
     token_hash(token, hash);
     util_now_iso(now);
     sqlite3_stmt *s = store_stmt(st, "INSERT INTO session(token_hash, staff_id, created_at, "
-                                     "expires_at) VALUES (?,?,?,?)");
+                                     "expires_at, last_seen) VALUES (?,?,?,?,?)");
     sqlite3_stmt *d = store_stmt(st, "DELETE FROM session WHERE expires_at < ?");
     if (!s || !d)
         return MK_EDB;
@@ -318,6 +318,7 @@ int store_session_create(struct store *st, const struct actor *a, int ttl_second
     sqlite3_bind_text(s, 2, a->staff_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 3, now, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 4, (sqlite3_int64)time(NULL) + ttl_seconds);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)time(NULL));
     rc = store_err(st, sqlite3_step(s), "insert session");
     sqlite3_reset(s);
     if (rc == MK_OK) { /* expired sessions go as new ones come */
@@ -335,21 +336,43 @@ int store_session_create(struct store *st, const struct actor *a, int ttl_second
     return rc;
 }
 
-int store_session_get(struct store *st, const char *token, json_t **staff)
+int store_session_get(struct store *st, const char *token, int idle_seconds, json_t **staff)
 {
     char hash[65];
     if (strlen(token) != 64)
         return MK_EAUTH;
     token_hash(token, hash);
-    sqlite3_stmt *s = store_stmt(st, "SELECT staff.id AS id, name, role, specialty FROM session "
+    sqlite3_stmt *s = store_stmt(st, "SELECT staff.id AS id, name, role, specialty, "
+                                     "coalesce(last_seen, 0) AS last_seen FROM session "
                                      "JOIN staff ON staff.id = session.staff_id "
-                                     "WHERE token_hash = ? AND expires_at >= ? AND active");
+                                     "WHERE token_hash = ?1 AND expires_at >= ?2 AND active "
+                                     "AND (last_seen IS NULL OR last_seen + ?3 >= ?2)");
     if (!s)
         return MK_EDB;
+    sqlite3_int64 now = (sqlite3_int64)time(NULL);
     sqlite3_bind_text(s, 1, hash, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_int(s, 3, idle_seconds);
     int rc = store_one_row(st, s, staff);
-    return rc == MK_ENOTFOUND ? MK_EAUTH : rc;
+    if (rc == MK_ENOTFOUND)
+        return MK_EAUTH;
+    if (rc != MK_OK)
+        return rc;
+    /* Inactivity is counted in minutes: one write a minute at most, not one per request
+     * (each is an fsync on the SD card). Not audited: logins and logouts are. */
+    json_t *seen = json_object_get(*staff, "last_seen");
+    if (json_integer_value(seen) + 60 <= now) {
+        sqlite3_stmt *u = store_stmt(st, "UPDATE session SET last_seen = ? WHERE token_hash = ?");
+        if (u) {
+            sqlite3_bind_int64(u, 1, now);
+            sqlite3_bind_text(u, 2, hash, -1, SQLITE_TRANSIENT);
+            if (store_err(st, sqlite3_step(u), "session seen") != MK_OK)
+                LOG(LOG_WARN, "cannot note a session's use (the disk may be full)");
+            sqlite3_reset(u);
+        }
+    }
+    json_object_del(*staff, "last_seen");
+    return MK_OK;
 }
 
 int store_session_delete(struct store *st, const struct actor *a, const char *token)

@@ -1120,7 +1120,7 @@ def flow_printing(suite):
             st = {x["name"]: x for x in s.get("printers", [])}
             c.expect(st.get("ticket", {}).get("state") == "paper_out",
                      "status shows %r" % st.get("ticket"))
-            with urllib.request.urlopen("http://127.0.0.1:%d/" % suite.daemon.port,
+            with urllib.request.urlopen("http://127.0.0.1:%d/status" % suite.daemon.port,
                                         timeout=10) as resp:
                 page_html = resp.read().decode()
             c.expect("paper_out" in page_html, "the status page does not show paper_out")

@@ -342,7 +342,7 @@ def test_demo(d):
     up = wait_health(port, proc)
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/status", timeout=5) as r:
         status = json.load(r)
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5) as r:
         page = r.read().decode()
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=10)

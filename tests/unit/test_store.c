@@ -327,7 +327,7 @@ static void staff_and_sessions(void **state)
     struct actor me = {id, label};
     assert_int_equal(store_session_create(f->st, &me, 60, token), MK_OK);
     assert_int_equal(strlen(token), 64);
-    assert_int_equal(store_session_get(f->st, token, &who), MK_OK);
+    assert_int_equal(store_session_get(f->st, token, 600, &who), MK_OK);
     assert_string_equal(json_string_value(json_object_get(who, "id")), id);
     json_decref(who);
     /* Only the hash is stored; the token itself appears nowhere in the database. */
@@ -340,11 +340,27 @@ static void staff_and_sessions(void **state)
                                 "after LIKE '%argon2%'"),
                      0);
     sqlite3_close(db);
+    /* A session unused for longer than the idle time ends; one used within it goes on, and
+     * its use is noted (at most once a minute). */
+    db = raw_db(f);
+    assert_int_equal(
+        sqlite3_exec(db, "UPDATE session SET last_seen = unixepoch() - 700", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_session_get(f->st, token, 600, &who), MK_EAUTH);
+    assert_int_equal(store_session_get(f->st, token, 800, &who), MK_OK);
+    json_decref(who);
+    db = raw_db(f);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM session WHERE last_seen >= unixepoch() - 5"),
+                     1);
+    sqlite3_close(db);
+    assert_int_equal(store_session_get(f->st, token, 600, &who), MK_OK);
+    json_decref(who);
     /* An expired session no longer authenticates. */
     char old_token[65];
     assert_int_equal(store_session_create(f->st, &me, -1, old_token), MK_OK);
-    assert_int_equal(store_session_get(f->st, old_token, &who), MK_EAUTH);
-    assert_int_equal(store_session_get(f->st, "not-a-token", &who), MK_EAUTH);
+    assert_int_equal(store_session_get(f->st, old_token, 600, &who), MK_EAUTH);
+    assert_int_equal(store_session_get(f->st, "not-a-token", 600, &who), MK_EAUTH);
     assert_int_equal(store_session_delete(f->st, &me, token), MK_OK);
     db = raw_db(f);
     assert_int_equal(scalar(db, "SELECT count(*) FROM audit WHERE entity = 'staff' AND "
@@ -352,7 +368,7 @@ static void staff_and_sessions(void **state)
                                 "(SELECT id FROM staff WHERE name = 'Lan')"),
                      3);
     sqlite3_close(db);
-    assert_int_equal(store_session_get(f->st, token, &who), MK_EAUTH);
+    assert_int_equal(store_session_get(f->st, token, 600, &who), MK_EAUTH);
     json_decref(s);
 }
 
