@@ -26,6 +26,7 @@ struct config {
     int demo;
     int session_hours, idle_minutes;
     char web[1024];
+    char rules[1024];
     int usb, evdev;
     char devices[1024];
     char replay_dir[1024];
@@ -53,6 +54,8 @@ static const struct option_def {
      "a login not used for this long ends (default 30): a phone left on a table"},
     {"web", OPT_STRING, offsetof(struct config, web), sizeof((struct config *)0)->web,
      "directory of the web UI's files (default: found next to the program)"},
+    {"rules", OPT_STRING, offsetof(struct config, rules), sizeof((struct config *)0)->rules,
+     "screening rules file (default: the built-in rules; `mokit rules check FILE`)"},
     {"usb", OPT_BOOL, offsetof(struct config, usb), 0,
      "yes (default) or no: find USB devices (scales, oximeters, scanners)"},
     {"evdev", OPT_BOOL, offsetof(struct config, evdev), 0,
@@ -69,7 +72,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: mokitd --data DIR [--listen ADDR:PORT] [--demo] [--config FILE]\n"
                "              [--log-level LEVEL] [--session-hours N] [--idle-minutes N]\n"
-               "              [--web DIR] [--usb yes|no] [--evdev yes|no]\n"
+               "              [--web DIR] [--rules FILE] [--usb yes|no] [--evdev yes|no]\n"
                "              [--devices DRIVER:PATH,...] [--replay-dir DIR]\n\n");
     fprintf(f, "  --config FILE    read options from FILE first (lines \"name value\")\n");
     for (size_t i = 0; i < NOPTIONS; i++)
@@ -355,6 +358,7 @@ int main(int argc, char **argv)
                               .session_seconds = cfg.session_hours * 3600,
                               .idle_seconds = cfg.idle_minutes * 60,
                               .web_dir = web_dir,
+                              .rules_file = cfg.rules,
                               .spool = spool,
                               .devices = devices,
                               .events = events};

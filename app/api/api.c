@@ -8,12 +8,14 @@
 #include "../domain/guard.h"
 #include "../domain/role.h"
 #include "../print/jobs.h"
+#include "api_int.h"
 #include "body.h"
 #include "web.h"
 #include "fw_device.h"
 #include "fw_printer.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <microhttpd.h>
@@ -22,39 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-
-struct api {
-    struct MHD_Daemon *mhd;
-    struct store *st;
-    int session_seconds, idle_seconds;
-    struct login_guard guard;
-    struct web *web; /* the UI's files; NULL when not installed */
-    struct spool *spool;
-    struct fw_font *font; /* for laying out print jobs; NULL when the fonts are missing */
-    struct devices *devices;
-    struct events *events;
-};
-
-/* One request being received. */
-struct req {
-    char *body;
-    size_t len;
-    int too_large;
-};
-
-/* The request as the handlers see it. */
-struct ctx {
-    struct api *api;
-    struct MHD_Connection *conn;
-    const char *method;
-    const char *seg[6]; /* path segments after /api/v1 */
-    int nseg;
-    const char *body;
-    size_t len;
-    json_t *staff; /* after authentication */
-    char actor_label[64];
-    struct actor actor;
-};
 
 /* ---- responses ---- */
 
@@ -79,8 +48,8 @@ static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, c
 }
 
 /* Sends body (stolen) as JSON, with one optional extra header. */
-static enum MHD_Result send_json_header(struct MHD_Connection *conn, unsigned status, json_t *body,
-                                        const char *header, const char *value)
+enum MHD_Result send_json_header(struct MHD_Connection *conn, unsigned status, json_t *body,
+                                 const char *header, const char *value)
 {
     /* 15 digits: 65.3 kg reads 65.3, not 65.299999999999997 */
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
@@ -90,15 +59,15 @@ static enum MHD_Result send_json_header(struct MHD_Connection *conn, unsigned st
     return send_text(conn, status, text, "application/json; charset=utf-8", header, value);
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, json_t *body)
+enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, json_t *body)
 {
     return send_json_header(conn, status, body, NULL, NULL);
 }
 
 /* An error body; extra_key/extra (stolen) add e.g. "patient" or "candidates". */
-static enum MHD_Result send_error_extra(struct MHD_Connection *conn, unsigned status,
-                                        const char *code, const char *message, const char *field,
-                                        const char *extra_key, json_t *extra)
+enum MHD_Result send_error_extra(struct MHD_Connection *conn, unsigned status, const char *code,
+                                 const char *message, const char *field, const char *extra_key,
+                                 json_t *extra)
 {
     json_t *e = json_pack("{s:s, s:s}", "code", code, "message", message);
     if (e && field)
@@ -111,8 +80,8 @@ static enum MHD_Result send_error_extra(struct MHD_Connection *conn, unsigned st
     return send_json(conn, status, body);
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, const char *code,
-                                  const char *message)
+enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, const char *code,
+                           const char *message)
 {
     return send_error_extra(conn, status, code, message, NULL, NULL, NULL);
 }
@@ -128,14 +97,14 @@ static unsigned body_err_status(const char *code)
     return 400;
 }
 
-static enum MHD_Result send_body_error(struct MHD_Connection *conn, const struct body_err *e)
+enum MHD_Result send_body_error(struct MHD_Connection *conn, const struct body_err *e)
 {
     return send_error_extra(conn, body_err_status(e->code), e->code, e->message, e->field, NULL,
                             NULL);
 }
 
 /* Maps a store error that no handler expects to a response. */
-static enum MHD_Result send_store_error(struct MHD_Connection *conn, int rc)
+enum MHD_Result send_store_error(struct MHD_Connection *conn, int rc)
 {
     switch (rc) {
     case MK_ENOTFOUND:
@@ -165,7 +134,7 @@ static const char *bearer_token(struct MHD_Connection *conn)
 
 /* 0 when a staff member with every permission in need is logged in; otherwise a response has
  * been queued and *ret holds its result. */
-static int require(struct ctx *c, unsigned need, enum MHD_Result *ret)
+int require(struct ctx *c, unsigned need, enum MHD_Result *ret)
 {
     const char *token = bearer_token(c->conn);
     if (!token) {
@@ -399,7 +368,7 @@ static enum MHD_Result status_page(struct ctx *c)
     return send_text(c->conn, 200, html, "text/html; charset=utf-8", NULL, NULL);
 }
 
-static int current_campaign_id(struct ctx *c, const char *code, char out[64], enum MHD_Result *ret)
+int current_campaign_id(struct ctx *c, const char *code, char out[64], enum MHD_Result *ret)
 {
     int rc = store_campaign_id(c->api->st, code, out);
     if (rc == MK_ENOTFOUND) {
@@ -415,8 +384,6 @@ static int current_campaign_id(struct ctx *c, const char *code, char out[64], en
     }
     return 0;
 }
-
-static json_t *print_one(struct ctx *c, const struct print_req *r, int *rc_out);
 
 /* Registration asked to print: the ticket needs today's visit (its queue number), so the
  * visit is opened first. The resident is registered whatever happens here: a printing
@@ -542,7 +509,7 @@ static enum MHD_Result patients_search(struct ctx *c)
         json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(res), "results", res));
 }
 
-static int parse_code(struct ctx *c, const char *raw, char code[CODE_LEN + 1], enum MHD_Result *ret)
+int parse_code(struct ctx *c, const char *raw, char code[CODE_LEN + 1], enum MHD_Result *ret)
 {
     int rc = code_parse(raw, code);
     if (rc == MK_OK)
@@ -721,7 +688,7 @@ static enum MHD_Result send_print_error(struct ctx *c, int rc, const char *msg)
     return send_store_error(c->conn, rc);
 }
 
-static int need_font(struct ctx *c, enum MHD_Result *ret)
+int need_font(struct ctx *c, enum MHD_Result *ret)
 {
     if (c->api->font)
         return 0;
@@ -731,7 +698,7 @@ static int need_font(struct ctx *c, enum MHD_Result *ret)
 }
 
 /* Queues one item; the result or the error as JSON, for a list of results. */
-static json_t *print_one(struct ctx *c, const struct print_req *r, int *rc_out)
+json_t *print_one(struct ctx *c, const struct print_req *r, int *rc_out)
 {
     char msg[300] = "";
     json_t *job = NULL;
@@ -947,13 +914,13 @@ static enum MHD_Result printer_patch(struct ctx *c, const char *name, json_t *ob
 
 /* ---- routing ---- */
 
-static bool is(const struct ctx *c, const char *method)
+bool is(const struct ctx *c, const char *method)
 {
     return strcmp(c->method, method) == 0;
 }
 
 /* Parses the body into *obj for a POST; 0, or -1 with an error queued. */
-static int need_body(struct ctx *c, json_t **obj, enum MHD_Result *ret)
+int need_body(struct ctx *c, json_t **obj, enum MHD_Result *ret)
 {
     struct body_err err;
     *obj = body_parse(c->body, c->len, &err);
@@ -963,20 +930,6 @@ static int need_body(struct ctx *c, json_t **obj, enum MHD_Result *ret)
     }
     return 0;
 }
-
-#define REQUIRE(c, perms)                    \
-    do {                                     \
-        enum MHD_Result r_;                  \
-        if (require((c), (perms), &r_) != 0) \
-            return r_;                       \
-    } while (0)
-
-#define BODY(c, obj)                          \
-    do {                                      \
-        enum MHD_Result r_;                   \
-        if (need_body((c), &(obj), &r_) != 0) \
-            return r_;                        \
-    } while (0)
 
 /* The methods a path takes ("GET", "POST", "GET, POST"), or NULL for an unknown path: the
  * difference between 405 (with Allow) and 404. */
@@ -992,7 +945,6 @@ static const char *allowed_methods(const struct ctx *c)
                {"campaigns", "GET, POST"},
                {"staff", "GET, POST"},
                {"patients", "GET, POST"},
-               {"visits", "POST"},
                {"printers", "GET, POST"},
                {"print-jobs", "GET, POST"},
                {"events", "GET"},
@@ -1006,8 +958,7 @@ static const char *allowed_methods(const struct ctx *c)
                 return one[i].methods;
         return NULL;
     }
-    if (c->nseg == 2 &&
-        (strcmp(a, "patients") == 0 || strcmp(a, "visits") == 0 || strcmp(a, "print-jobs") == 0))
+    if (c->nseg == 2 && (strcmp(a, "patients") == 0 || strcmp(a, "print-jobs") == 0))
         return "GET";
     if (c->nseg == 2 && (strcmp(a, "printers") == 0 || strcmp(a, "stations") == 0))
         return "GET, PATCH";
@@ -1032,6 +983,8 @@ static const char *allowed_methods(const struct ctx *c)
 static enum MHD_Result not_allowed_or_found(struct ctx *c)
 {
     const char *allow = allowed_methods(c);
+    if (!allow)
+        allow = clinic_allowed(c);
     if (!allow)
         return send_error(c->conn, 404, "not_found", "no such path");
     json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "method_not_allowed", "message",
@@ -1372,6 +1325,8 @@ static enum MHD_Result route(struct ctx *c)
 
     if (c->nseg == 0)
         return send_error(c->conn, 404, "not_found", "no such path");
+    if (clinic_route(c, &ret))
+        return ret;
     if (is(c, "GET") && c->nseg == 1) {
         if (strcmp(a, "health") == 0)
             return health(c);
@@ -1424,16 +1379,6 @@ static enum MHD_Result route(struct ctx *c)
         if (strcmp(a, "patients") == 0) {
             REQUIRE(c, PERM_READ);
             return patient_get(c, c->seg[1]);
-        }
-        if (strcmp(a, "visits") == 0) {
-            REQUIRE(c, PERM_READ);
-            json_t *v;
-            int rc = store_visit_get(c->api->st, c->seg[1], &v);
-            if (rc == MK_ENOTFOUND)
-                return send_error(c->conn, 404, "not_found", "no such visit");
-            if (rc != MK_OK)
-                return send_store_error(c->conn, rc);
-            return send_json(c->conn, 200, v);
         }
         if (strcmp(a, "printers") == 0) {
             REQUIRE(c, PERM_READ);
@@ -1616,6 +1561,34 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss)
     return MK_OK;
 }
 
+/* The screening rules: a kit's own file, or the defaults. A file that does not load stops
+ * mokitd: screening with rules other than the ones the team set would mislead. */
+static int load_rules(const char *path, struct screen_rules *out)
+{
+    if (!path || !path[0])
+        return screen_rules_default(out);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        LOG(LOG_ERROR, "cannot read the rules file %s: %s", path, strerror(errno));
+        return MK_EIO;
+    }
+    char *text = malloc(256 * 1024);
+    size_t n = text ? fread(text, 1, 256 * 1024, f) : 0;
+    int big = text && n == 256 * 1024 && fgetc(f) != EOF;
+    fclose(f);
+    char err[200] = "";
+    int rc = !text ? MK_ENOMEM
+             : big ? MK_EINVAL
+                   : screen_rules_parse(text, n, out, err, sizeof err);
+    free(text);
+    if (rc != MK_OK)
+        LOG(LOG_ERROR, "the rules file %s does not load: %s", path,
+            big ? "larger than 256 KiB" : err);
+    else
+        LOG(LOG_NOTICE, "screening rules from %s (%d rules)", path, out->nrules);
+    return rc;
+}
+
 int api_start(const struct api_config *cfg, struct store *st, struct api **out)
 {
     struct sockaddr_storage ss;
@@ -1630,6 +1603,10 @@ int api_start(const struct api_config *cfg, struct store *st, struct api **out)
     a->st = st;
     a->session_seconds = cfg->session_seconds;
     a->idle_seconds = cfg->idle_seconds;
+    if (load_rules(cfg->rules_file, &a->rules) != MK_OK) {
+        free(a);
+        return MK_EINVAL;
+    }
     if (cfg->web_dir && cfg->web_dir[0]) {
         if (web_open(cfg->web_dir, &a->web) != MK_OK)
             LOG(LOG_WARN, "no web UI in %s (no index.html there): only the API and /status",

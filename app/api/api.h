@@ -15,6 +15,7 @@ struct api_config {
     int session_seconds;     /* lifetime of a login */
     int idle_seconds;        /* a login unused this long ends */
     const char *web_dir;     /* the UI's files (app/web); NULL or "": API only */
+    const char *rules_file;  /* screening rules (app/doc/screening.md); NULL: the defaults */
     struct spool *spool;     /* told about new print jobs; may be NULL */
     struct devices *devices; /* the device list and the demo's devices; may be NULL */
     struct events *events;   /* the event stream (GET /api/v1/events); may be NULL */

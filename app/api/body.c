@@ -257,6 +257,14 @@ int body_obs(json_t *obj, const struct obs_kind **kind, struct obs_values *v, co
         return MK_EINVAL;
     if (*note && strlen(*note) > 500)
         return fail(err, "invalid", "note", "note is longer than 500 bytes");
+    json_t *fasting = json_object_get(obj, "fasting");
+    if (fasting && !json_is_null(fasting)) {
+        if (!json_is_boolean(fasting))
+            return fail(err, "invalid", "fasting", "fasting must be true or false");
+        if (strcmp(k->code, "glucose") != 0)
+            return fail(err, "invalid", "fasting", "fasting is only said of a glucose reading");
+        v->fasting = json_is_true(fasting) ? OBS_FASTING_YES : OBS_FASTING_NO;
+    }
     char msg[160];
     int rc = obs_validate(k, v, msg, sizeof msg);
     if (rc == MK_ERANGE)
@@ -413,5 +421,46 @@ int body_printer(json_t *obj, bool update, struct printer_in *p, int *enabled, c
         return fail(err, "invalid", "kinds",
                     "kinds must list 1-4 of \"ticket\", \"wristband\", \"slip\", \"test\"");
     p->kinds = kinds_buf;
+    return MK_OK;
+}
+
+int body_text(json_t *obj, const char *key, size_t max, bool required, const char **out,
+              struct body_err *err)
+{
+    if (clean_in_place(obj, key, err) != MK_OK || body_opt_string(obj, key, out, err) != MK_OK)
+        return MK_EINVAL;
+    if (*out && !(*out)[0])
+        *out = NULL;
+    if (!*out && required)
+        return fail(err, "invalid", key, "%s is required", key);
+    if (*out && strlen(*out) > max)
+        return fail(err, "invalid", key, "%s is longer than %zu bytes", key, max);
+    return MK_OK;
+}
+
+int body_opt_int(json_t *obj, const char *key, long long min, long long max, bool required,
+                 long long *out, bool *given, struct body_err *err)
+{
+    json_t *v = json_object_get(obj, key);
+    *given = v && !json_is_null(v);
+    if (!*given)
+        return required ? fail(err, "invalid", key, "%s is required", key) : MK_OK;
+    if (!json_is_integer(v))
+        return fail(err, "invalid", key, "%s must be a whole number", key);
+    *out = json_integer_value(v);
+    if (*out < min || *out > max)
+        return fail(err, "invalid", key, "%s must be from %lld to %lld", key, min, max);
+    return MK_OK;
+}
+
+int body_opt_bool(json_t *obj, const char *key, int *out, struct body_err *err)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = -1;
+    if (!v || json_is_null(v))
+        return MK_OK;
+    if (!json_is_boolean(v))
+        return fail(err, "invalid", key, "%s must be true or false", key);
+    *out = json_is_true(v);
     return MK_OK;
 }

@@ -48,6 +48,16 @@ struct staff_body {
 };
 int body_staff(json_t *obj, struct staff_body *s, struct body_err *err);
 
+/* A text member, cleaned in place (NFC, trimmed, no control characters): *out NULL when
+ * absent, null or empty; MK_EINVAL when required and missing, or longer than max bytes. */
+int body_text(json_t *obj, const char *key, size_t max, bool required, const char **out,
+              struct body_err *err);
+/* A whole number member in [min, max]; *given says whether it was there (not null). */
+int body_opt_int(json_t *obj, const char *key, long long min, long long max, bool required,
+                 long long *out, bool *given, struct body_err *err);
+/* A boolean member: *out 1, 0, or -1 when absent or null. */
+int body_opt_bool(json_t *obj, const char *key, int *out, struct body_err *err);
+
 /* Optional string member: 0 with *out (NULL when absent or null), or MK_EINVAL (wrong type). */
 int body_opt_string(json_t *obj, const char *key, const char **out, struct body_err *err);
 

@@ -42,6 +42,26 @@ static int seed_setup(struct store *st, const struct actor *a, json_t **campaign
         .hospital = "Bệnh viện Đa khoa tỉnh Lào Cai",
     };
     rc = store_campaign_create(st, a, &c, campaign);
+    /* A free-medicine list such as a screening day carries: blood pressure, diabetes, pain,
+     * stomach, worms, vitamins. The last has a single box, to show running out. */
+    static const struct medicine_in meds[] = {
+        {"AML5", "Amlodipin", "5 mg", "viên nén", "viên", 600},
+        {"ENA5", "Enalapril", "5 mg", "viên nén", "viên", 300},
+        {"MET500", "Metformin", "500 mg", "viên nén", "viên", 600},
+        {"PARA500", "Paracetamol", "500 mg", "viên nén", "viên", 1000},
+        {"OME20", "Omeprazol", "20 mg", "viên nang", "viên", 300},
+        {"ALB400", "Albendazol", "400 mg", "viên nén", "viên", 200},
+        {"FEFOL", "Sắt + acid folic", "60 mg + 0,4 mg", "viên nén", "viên", 300},
+        {"ORS", "Oresol", "4,1 g", "gói bột", "gói", 100},
+        {"VITB", "Vitamin B1-B6-B12", NULL, "viên nén", "viên", 500},
+        {"SALB", "Salbutamol (bình xịt)", "100 mcg/liều", "bình xịt", "bình", 1},
+    };
+    for (size_t i = 0; rc == MK_OK && i < sizeof meds / sizeof meds[0]; i++) {
+        rc = store_medicine_add(st, a, json_string_value(json_object_get(*campaign, "id")),
+                                &meds[i], &out);
+        if (rc == MK_OK)
+            json_decref(out);
+    }
     for (size_t i = 0; rc == MK_OK && i < sizeof demo_staff / sizeof demo_staff[0]; i++) {
         const struct demo_staff *s = &demo_staff[i];
         rc = store_staff_add(st, a, s->name, s->role, s->specialty, s->pin, &out);

@@ -23,7 +23,9 @@ extern const size_t obs_kinds_count;
 struct obs_values {
     double v[OBS_MAX_COMPONENTS];
     int present[OBS_MAX_COMPONENTS];
+    int fasting; /* glucose: OBS_FASTING_* (zero: not said) */
 };
+enum { OBS_FASTING_UNKNOWN = 0, OBS_FASTING_YES = 1, OBS_FASTING_NO = 2 };
 
 /* Checks values against the kind: required components present, each in range, and for blood
  * pressure diastolic below systolic. 0, or MK_ERANGE / MK_EINVAL with a sentence in msg. */

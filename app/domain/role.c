@@ -8,9 +8,10 @@ static const struct {
 } roles[] = {
     {"registrar", PERM_READ | PERM_PATIENT_WRITE | PERM_VISIT_WRITE},
     {"nurse", PERM_READ | PERM_VISIT_WRITE | PERM_OBS_WRITE},
-    {"doctor", PERM_READ | PERM_VISIT_WRITE | PERM_OBS_WRITE},
-    {"pharmacist", PERM_READ},
-    {"lead", PERM_READ | PERM_PATIENT_WRITE | PERM_VISIT_WRITE | PERM_OBS_WRITE | PERM_ADMIN},
+    {"doctor", PERM_READ | PERM_VISIT_WRITE | PERM_OBS_WRITE | PERM_CLINICAL},
+    {"pharmacist", PERM_READ | PERM_DISPENSE | PERM_STOCK},
+    {"lead", PERM_READ | PERM_PATIENT_WRITE | PERM_VISIT_WRITE | PERM_OBS_WRITE | PERM_ADMIN |
+                 PERM_CLINICAL | PERM_DISPENSE | PERM_STOCK},
 };
 
 unsigned role_perms(const char *role)

@@ -51,6 +51,11 @@ struct campaign_in {
 int store_campaign_create(struct store *st, const struct actor *a, const struct campaign_in *c,
                           json_t **out);
 int store_campaign_list(struct store *st, json_t **out);
+/* Changes a campaign's details: NULL leaves a field, "" clears it; the code never changes
+ * (MK_EINVAL), nor can the name be cleared. MK_EINVAL also for a start after the end;
+ * MK_ENOTFOUND. Audited. */
+int store_campaign_update(struct store *st, const struct actor *a, const char *code_or_id,
+                          const struct campaign_in *c, json_t **out);
 /* By code or id; MK_ENOTFOUND. */
 int store_campaign_get(struct store *st, const char *code_or_id, json_t **out);
 /* The campaign the kit works for: the latest start date that is today or earlier (none counts
@@ -65,6 +70,11 @@ int store_campaign_id(struct store *st, const char *code, char out[64]);
 int store_staff_add(struct store *st, const struct actor *a, const char *name, const char *role,
                     const char *specialty, const char *pin, json_t **out);
 int store_staff_list(struct store *st, json_t **out);
+/* Deactivates (active 0) or reactivates (1; needs a new PIN: MK_EINVAL without) a staff
+ * member, and/or sets a new PIN (NULL: unchanged). Their sessions end. MK_EEXIST when another
+ * active member has the PIN; MK_ENOTFOUND. Audited without the PIN. */
+int store_staff_update(struct store *st, const struct actor *a, const char *id, int active,
+                       const char *pin, json_t **out);
 /* Checks a PIN (optionally only against one staff id). MK_EAUTH when nobody has it. */
 int store_staff_login(struct store *st, const char *pin, const char *staff_id, json_t **staff);
 bool store_pin_valid(const char *pin);
@@ -103,7 +113,8 @@ int store_patient_search(struct store *st, const struct search_query *q, json_t 
 /* Visits: a patient at a campaign on a day, with the next queue number of that day. */
 int store_visit_create(struct store *st, const struct actor *a, const char *patient_code,
                        const char *campaign_id, json_t **out);
-/* The visit with its patient summary and observations. MK_ENOTFOUND. */
+/* The visit with its patient summary, observations (oldest first) and records
+ * (store_visit_records). MK_ENOTFOUND. */
 int store_visit_get(struct store *st, const char *id, json_t **out);
 
 /* Observations (already validated by obs_validate). */
@@ -223,3 +234,100 @@ int store_reading_get(struct store *st, const char *id, json_t **out);
  * (kept, never observed). Audited. */
 int store_reading_assign(struct store *st, const struct actor *a, const char *id,
                          const char *visit_id, json_t **out);
+
+/* ---- the doctor's and the pharmacy's records, queue calls (app/sql/004_clinic.sql) ---- */
+
+/* Symptom keys a nurse asks about (the urgent blood-pressure rule): chest_pain,
+ * breathlessness, severe_headache, blurred_vision, confusion, one_sided_weakness,
+ * thirst_urination. */
+bool store_symptom_valid(const char *key);
+/* Sets a visit's symptoms (a JSON array of keys; json null: not asked; NULL: unchanged) and
+ * advice (NULL: unchanged; "" clears). *out (may be NULL) is the visit as store_visit_get().
+ * MK_EINVAL (an unknown key, advice over 2000 bytes), MK_ENOTFOUND. Audited. */
+int store_visit_update(struct store *st, const struct actor *a, const char *id,
+                       const json_t *symptoms, const char *advice, json_t **out);
+/* Adds the symptoms, advice, findings, referrals and prescriptions of a visit to its JSON. */
+int store_visit_records(struct store *st, const char *visit_id, json_t *visit);
+
+/* A finding: an ICD-10 code of the kit's list (app/domain/icd10.h), or another valid code
+ * with label (the doctor's words). MK_EINVAL, MK_ENOTFOUND (visit). Audited. */
+int store_finding_add(struct store *st, const struct actor *a, const char *visit_id,
+                      const char *code, const char *label, bool known, const char *note,
+                      json_t **out);
+/* Marks a finding removed (kept, never deleted). MK_ENOTFOUND; MK_EEXIST when removed before. */
+int store_finding_remove(struct store *st, const struct actor *a, const char *id, json_t **out);
+
+/* Referrals: urgency routine, soon or urgent; to and reason 1-300 bytes. Status starts as
+ * "referred"; later "arrived" (at the hospital) or "cancelled". Audited. */
+int store_referral_add(struct store *st, const struct actor *a, const char *visit_id,
+                       const char *to, const char *reason, const char *urgency, json_t **out);
+int store_referral_get(struct store *st, const char *id, json_t **out);
+/* Notes the slip's print job on the referral. */
+int store_referral_set_job(struct store *st, const struct actor *a, const char *id,
+                           const char *job_id, json_t **out);
+/* MK_EINVAL for a status not referred/arrived/cancelled; MK_ENOTFOUND. */
+int store_referral_set_status(struct store *st, const struct actor *a, const char *id,
+                              const char *status, json_t **out);
+/* Newest first, each with "patient" {code, name, sex, birth_year, commune, village}, "day",
+ * "queue_number" and "campaign". status, campaign_id: NULL for any. */
+int store_referral_list(struct store *st, const char *status, const char *campaign_id,
+                        json_t **out);
+
+/* The campaign's medicine list. code: 1-20 of A-Z a-z 0-9 - _ . (unique in the campaign);
+ * name 1-120 bytes; unit 1-30; strength and form up to 60. */
+struct medicine_in {
+    const char *code, *name, *strength, *form, *unit;
+    int stock; /* the first stock (a "receive" in the ledger) */
+};
+/* MK_EEXIST for a code the campaign has; MK_EINVAL. Audited. */
+int store_medicine_add(struct store *st, const struct actor *a, const char *campaign_id,
+                       const struct medicine_in *m, json_t **out);
+/* Changes name, strength, form, unit (NULL: unchanged; the code never changes: MK_EINVAL) and
+ * active (-1 unchanged). MK_ENOTFOUND. Audited. */
+int store_medicine_update(struct store *st, const struct actor *a, const char *id,
+                          const struct medicine_in *m, int active, json_t **out);
+/* By id, or by code within campaign_id (may be NULL). With "dispensed" (units, all time). */
+int store_medicine_get(struct store *st, const char *id_or_code, const char *campaign_id,
+                       json_t **out);
+/* By name; inactive ones too when all. */
+int store_medicine_list(struct store *st, const char *campaign_id, bool all, json_t **out);
+/* Each medicine of the campaign with "dispensed": the units given at the visits of day (NULL:
+ * the whole campaign). */
+int store_medicine_given(struct store *st, const char *campaign_id, const char *day, json_t **out);
+/* Stock received (change > 0) or corrected after a count (adjust, either sign). MK_ERANGE when
+ * it would go below zero: nothing changes and *out is the medicine as it is. Audited. */
+int store_stock_change(struct store *st, const struct actor *a, const char *id, int change,
+                       const char *reason, const char *note, json_t **out);
+
+/* A prescription of a visit from its campaign's list (medicine: id or code), quantity 1-10000
+ * units, dosage up to 300 bytes. MK_ENOTFOUND (visit), MK_ERANGE (no such medicine on the
+ * campaign's list), MK_EPERM (taken off the list), MK_EINVAL. Stock is checked when it is
+ * dispensed. Audited. */
+int store_prescription_add(struct store *st, const struct actor *a, const char *visit_id,
+                           const char *medicine, int quantity, const char *dosage, json_t **out);
+/* MK_EEXIST when dispensed or cancelled already. */
+int store_prescription_cancel(struct store *st, const struct actor *a, const char *id,
+                              json_t **out);
+/* Dispenses a visit's prescriptions (ids; n = 0: every one still prescribed) in one
+ * transaction: all or nothing. *out {"dispensed":[…], "medicines":[… as they are now]}.
+ * MK_ERANGE: not enough stock (*problem the medicine); MK_EEXIST: an item is not prescribed
+ * any more (*problem the item: dispensed by another phone, or cancelled); MK_ENOTFOUND (visit,
+ * or an id not of this visit); MK_EINVAL: nothing to dispense. Audited per item. */
+int store_dispense(struct store *st, const struct actor *a, const char *visit_id,
+                   const char *const *ids, size_t n, json_t **out, json_t **problem);
+
+/* Queue calls at a station, for today's visits of the campaign. */
+enum queue_call_mode { QUEUE_NEXT, QUEUE_RECALL, QUEUE_NUMBER };
+/* *out {station, queue_number, visit, patient, recall, called_at, called_by}. MK_ERANGE when
+ * there is nobody to call (no next number, nothing called yet, no such number today);
+ * MK_ENOTFOUND (station). Audited. */
+int store_queue_call(struct store *st, const struct actor *a, const char *station,
+                     enum queue_call_mode mode, int number, const char *campaign_id, json_t **out);
+/* {day, last_number, stations:[{name, role, serving, called_at, waiting}]}. */
+int store_queue_status(struct store *st, const char *campaign_id, json_t **out);
+
+/* The visits of a campaign (on day; NULL: every day), by day and queue number, each with
+ * "patient" {code, name, sex, birth_date, birth_year, ethnicity, village}, "symptoms",
+ * "observations" [{code, values, fasting}] oldest first, "findings" [codes], "referrals"
+ * [{to, urgency, status}], "prescribed" and "dispensed" (counts of items). */
+int store_visit_list(struct store *st, const char *campaign_id, const char *day, json_t **out);

@@ -478,7 +478,7 @@ out:
 
 #define OBS_COLS                                                                         \
     "SELECT id, visit_id, code, value, value2, value3, unit, source, device, taken_at, " \
-    "taken_by, note FROM observation "
+    "taken_by, note, fasting FROM observation "
 
 static json_t *obs_json(sqlite3_stmt *s)
 {
@@ -499,6 +499,13 @@ static json_t *obs_json(sqlite3_stmt *s)
     json_object_set_new(o, "values", values);
     json_object_set(o, "visit", json_object_get(o, "visit_id"));
     json_object_del(o, "visit_id");
+    if (k && strcmp(k->code, "glucose") == 0) /* true, false or null: not said */
+        json_object_set_new(o, "fasting",
+                            sqlite3_column_type(s, 12) == SQLITE_NULL
+                                ? json_null()
+                                : json_boolean(sqlite3_column_int(s, 12)));
+    else
+        json_object_del(o, "fasting");
     return o;
 }
 
@@ -606,6 +613,11 @@ int store_visit_get(struct store *st, const char *id, json_t **out)
     }
     json_object_set_new(visit, "patient", patient);
     json_object_set_new(visit, "observations", obs);
+    rc = store_visit_records(st, id, visit);
+    if (rc != MK_OK) {
+        json_decref(visit);
+        return rc;
+    }
     *out = visit;
     return MK_OK;
 }
@@ -616,9 +628,10 @@ int store_obs_insert(struct store *st, const struct actor *a, const char *visit_
 {
     char now[32];
     json_t *obs = NULL;
-    sqlite3_stmt *s = store_stmt(st, "INSERT INTO observation(id, visit_id, code, value, value2, "
-                                     "value3, unit, source, device, taken_at, taken_by, note) "
-                                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+    sqlite3_stmt *s =
+        store_stmt(st, "INSERT INTO observation(id, visit_id, code, value, value2, "
+                       "value3, unit, source, device, taken_at, taken_by, note, fasting) "
+                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!s)
         return MK_EDB;
     util_uuid7(id);
@@ -637,6 +650,10 @@ int store_obs_insert(struct store *st, const struct actor *a, const char *visit_
     sqlite3_bind_text(s, 10, now, -1, SQLITE_STATIC);
     store_bind_opt(s, 11, a->staff_id);
     store_bind_opt(s, 12, note);
+    if (strcmp(k->code, "glucose") == 0 && v->fasting != OBS_FASTING_UNKNOWN)
+        sqlite3_bind_int(s, 13, v->fasting == OBS_FASTING_YES);
+    else
+        sqlite3_bind_null(s, 13);
     int rc = store_err(st, sqlite3_step(s), "insert observation");
     sqlite3_reset(s);
     if (rc == MK_OK) {

@@ -395,3 +395,151 @@ int store_session_delete(struct store *st, const struct actor *a, const char *to
     store_rollback(st);
     return rc;
 }
+
+int store_campaign_update(struct store *st, const struct actor *a, const char *code_or_id,
+                          const struct campaign_in *c, json_t **out)
+{
+    if (c->code)
+        return MK_EINVAL; /* the code never changes: visits and exports name it */
+    if ((c->name && (!c->name[0] || strlen(c->name) > 300)) || !opt_date_ok(c->start_date) ||
+        !opt_date_ok(c->end_date))
+        return MK_EINVAL;
+    const char *texts[] = {c->province, c->district, c->commune, c->village, c->hospital};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        if (texts[i] && strlen(texts[i]) > 300)
+            return MK_EINVAL;
+    json_t *before = NULL, *after = NULL;
+    int rc = store_begin(st);
+    if (rc != MK_OK)
+        return rc;
+    rc = store_campaign_get(st, code_or_id, &before);
+    /* NULL leaves a field; "" clears it (the name cannot be cleared). */
+    sqlite3_stmt *s = store_stmt(
+        st, "UPDATE campaign SET name = coalesce(?1, name), province = coalesce(?2, province), "
+            "district = coalesce(?3, district), commune = coalesce(?4, commune), "
+            "village = coalesce(?5, village), start_date = coalesce(?6, start_date), "
+            "end_date = coalesce(?7, end_date), hospital = coalesce(?8, hospital) WHERE id = ?9");
+    sqlite3_stmt *blank = store_stmt(
+        st, "UPDATE campaign SET province = nullif(province, ''), district = nullif(district, ''), "
+            "commune = nullif(commune, ''), village = nullif(village, ''), start_date = "
+            "nullif(start_date, ''), end_date = nullif(end_date, ''), hospital = "
+            "nullif(hospital, '') WHERE id = ?");
+    if (rc == MK_OK && (!s || !blank))
+        rc = MK_EDB;
+    const char *id = json_string_value(json_object_get(before, "id"));
+    if (rc == MK_OK) {
+        const char *v[] = {c->name,    c->province,   c->district, c->commune,
+                           c->village, c->start_date, c->end_date, c->hospital};
+        for (int i = 0; i < 8; i++)
+            if (v[i])
+                sqlite3_bind_text(s, i + 1, v[i], -1, SQLITE_TRANSIENT);
+            else
+                sqlite3_bind_null(s, i + 1);
+        sqlite3_bind_text(s, 9, id, -1, SQLITE_TRANSIENT);
+        rc = store_err(st, sqlite3_step(s), "update campaign");
+        sqlite3_reset(s);
+    }
+    if (rc == MK_OK) {
+        sqlite3_bind_text(blank, 1, id, -1, SQLITE_TRANSIENT);
+        rc = store_err(st, sqlite3_step(blank), "update campaign");
+        sqlite3_reset(blank);
+    }
+    if (rc == MK_OK)
+        rc = store_campaign_get(st, id, &after);
+    if (rc == MK_OK) {
+        const char *sd = json_string_value(json_object_get(after, "start_date"));
+        const char *ed = json_string_value(json_object_get(after, "end_date"));
+        if (sd && ed && strcmp(sd, ed) > 0)
+            rc = MK_EINVAL;
+    }
+    if (rc == MK_OK)
+        rc = store_audit(st, a, "update", "campaign", id, before, after);
+    json_decref(before);
+    if (rc == MK_OK)
+        rc = store_commit(st);
+    if (rc != MK_OK) {
+        store_rollback(st);
+        json_decref(after);
+        return rc;
+    }
+    *out = after;
+    return MK_OK;
+}
+
+int store_staff_update(struct store *st, const struct actor *a, const char *id, int active,
+                       const char *pin, json_t **out)
+{
+    char hash[crypto_pwhash_STRBYTES];
+    if (pin && !store_pin_valid(pin))
+        return MK_EINVAL;
+    if (pin && crypto_pwhash_str(hash, pin, strlen(pin), PIN_OPSLIMIT, PIN_MEMLIMIT) != 0)
+        return MK_ENOMEM;
+    json_t *before = NULL, *after = NULL;
+    int rc = store_begin(st);
+    if (rc != MK_OK)
+        return rc;
+    sqlite3_stmt *g = store_stmt(st, STAFF_COLS "WHERE id = ?");
+    if (!g)
+        rc = MK_EDB;
+    else {
+        sqlite3_bind_text(g, 1, id, -1, SQLITE_TRANSIENT);
+        rc = store_one_row(st, g, &before);
+    }
+    /* Back to work needs a new PIN: the old one may be someone else's by now. */
+    if (rc == MK_OK && active == 1 && !json_integer_value(json_object_get(before, "active")) &&
+        !pin)
+        rc = MK_EINVAL;
+    if (rc == MK_OK && pin) {
+        json_t *other = NULL;
+        rc = find_by_pin(st, pin, NULL, &other);
+        if (rc == MK_OK)
+            rc = strcmp(json_string_value(json_object_get(other, "id")), id) ? MK_EEXIST : MK_OK;
+        else if (rc == MK_EAUTH)
+            rc = MK_OK;
+        json_decref(other);
+    }
+    sqlite3_stmt *s = store_stmt(st, "UPDATE staff SET active = coalesce(?1, active), "
+                                     "pin_hash = coalesce(?2, pin_hash), "
+                                     "pin_tag = coalesce(?3, pin_tag) WHERE id = ?4");
+    sqlite3_stmt *end = store_stmt(st, "DELETE FROM session WHERE staff_id = ?");
+    if (rc == MK_OK && (!s || !end))
+        rc = MK_EDB;
+    if (rc == MK_OK) {
+        if (active >= 0)
+            sqlite3_bind_int(s, 1, active);
+        if (pin) {
+            sqlite3_bind_text(s, 2, hash, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int(s, 3, pin_tag(st, pin));
+        }
+        sqlite3_bind_text(s, 4, id, -1, SQLITE_TRANSIENT);
+        rc = store_err(st, sqlite3_step(s), "update staff");
+        sqlite3_reset(s);
+    }
+    /* A deactivated member, or one whose PIN changed, is logged out everywhere. */
+    if (rc == MK_OK && (active == 0 || pin)) {
+        sqlite3_bind_text(end, 1, id, -1, SQLITE_TRANSIENT);
+        rc = store_err(st, sqlite3_step(end), "end sessions");
+        sqlite3_reset(end);
+    }
+    if (rc == MK_OK) {
+        sqlite3_bind_text(g, 1, id, -1, SQLITE_TRANSIENT);
+        rc = store_one_row(st, g, &after);
+    }
+    if (rc == MK_OK) { /* never the PIN or its hash */
+        json_t *what = json_pack("{s:O, s:b}", "active", json_object_get(after, "active"),
+                                 "pin_changed", pin != NULL);
+        rc = store_audit(st, a, "update", "staff", id, NULL, what);
+        json_decref(what);
+    }
+    json_decref(before);
+    sodium_memzero(hash, sizeof hash);
+    if (rc == MK_OK)
+        rc = store_commit(st);
+    if (rc != MK_OK) {
+        store_rollback(st);
+        json_decref(after);
+        return rc;
+    }
+    *out = after;
+    return MK_OK;
+}

@@ -129,7 +129,7 @@ static void readings(void **state)
     (void)state;
     char msg[160];
     const struct obs_kind *bp = obs_kind_find("bp");
-    struct obs_values v = {{152, 96, 0}, {1, 1, 0}};
+    struct obs_values v = {{152, 96, 0}, {1, 1, 0}, 0};
     assert_int_equal(obs_validate(bp, &v, msg, sizeof msg), MK_OK);
     v.v[0] = 300;
     assert_int_equal(obs_validate(bp, &v, msg, sizeof msg), MK_ERANGE);
@@ -138,7 +138,7 @@ static void readings(void **state)
     assert_int_equal(obs_validate(bp, &v, msg, sizeof msg), MK_ERANGE); /* diastolic >= systolic */
     v.present[1] = 0;
     assert_int_equal(obs_validate(bp, &v, msg, sizeof msg), MK_EINVAL);
-    struct obs_values s = {{101, 0, 0}, {1, 0, 0}};
+    struct obs_values s = {{101, 0, 0}, {1, 0, 0}, 0};
     assert_int_equal(obs_validate(obs_kind_find("spo2"), &s, msg, sizeof msg), MK_ERANGE);
     s.v[0] = 100;
     assert_int_equal(obs_validate(obs_kind_find("spo2"), &s, msg, sizeof msg), MK_OK);

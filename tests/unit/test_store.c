@@ -284,7 +284,7 @@ static void visits_and_readings(void **state)
                      MK_ENOTFOUND);
 
     const char *vid = json_string_value(json_object_get(v1, "id"));
-    struct obs_values v = {{152, 96, 0}, {1, 1, 0}};
+    struct obs_values v = {{152, 96, 0}, {1, 1, 0}, 0};
     assert_int_equal(
         store_obs_add(f->st, &cli, vid, obs_kind_find("bp"), &v, "manual", NULL, "left arm", &obs),
         MK_OK);
