@@ -277,6 +277,12 @@ static int demo_setup(struct store *st)
     return rc;
 }
 
+/* The spool's news go out on the event stream. */
+static void spool_event(void *ctx, const char *type, json_t *data)
+{
+    events_publish(ctx, type, data);
+}
+
 int main(int argc, char **argv)
 {
     struct config cfg = {.listen = "127.0.0.1:8080",
@@ -332,12 +338,12 @@ int main(int argc, char **argv)
         LOG(LOG_ERROR, "demo setup failed: %s", mk_strerror(rc));
         goto out;
     }
-    if (spool_start(cfg.data, &spool) != MK_OK) {
+    if (events_new(15, &events) != MK_OK)
+        goto out;
+    if (spool_start(cfg.data, spool_event, events, &spool) != MK_OK) {
         LOG(LOG_ERROR, "cannot start the print spool");
         goto out;
     }
-    if (events_new(15, &events) != MK_OK)
-        goto out;
     struct devices_config dcfg = {.data_dir = cfg.data,
                                   .usb = cfg.usb,
                                   .evdev = cfg.evdev,
@@ -381,8 +387,8 @@ int main(int argc, char **argv)
 out:
     api_stop(api);
     devices_stop(devices);
+    spool_stop(spool); /* a job being sent is finished first; it may still publish */
     events_free(events);
-    spool_stop(spool); /* a job being sent is finished first */
     store_close(st);
     if (lock >= 0)
         close(lock);

@@ -220,8 +220,9 @@ static enum MHD_Result login(struct ctx *c, json_t *obj)
              c->api->session_seconds);
     LOG(LOG_INFO, "staff %s logged in from %s", sid, addr);
     return send_json_header(c->conn, 200,
-                            json_pack("{s:s, s:i, s:o}", "token", token, "expires_in",
-                                      c->api->session_seconds, "staff", staff),
+                            json_pack("{s:s, s:i, s:i, s:o}", "token", token, "expires_in",
+                                      c->api->session_seconds, "idle_timeout", c->api->idle_seconds,
+                                      "staff", staff),
                             MHD_HTTP_HEADER_SET_COOKIE, cookie);
 }
 

@@ -29,6 +29,8 @@ struct worker {
 
 struct spool {
     char dir[1024];
+    spool_notify_fn notify; /* may be NULL */
+    void *notify_ctx;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop;
@@ -102,6 +104,23 @@ static void report(struct worker *w, struct store *st, const char *state, const 
         LOG(LOG_NOTICE, "printer %s: %s", w->name, state);
     snprintf(w->state, sizeof w->state, "%s", state);
     snprintf(w->error, sizeof w->error, "%s", error);
+    if (w->sp->notify)
+        w->sp->notify(w->sp->notify_ctx, "printer",
+                      json_pack("{s:s, s:s, s:s?}", "name", w->name, "state", state, "last_error",
+                                error[0] ? error : NULL));
+}
+
+/* Marks a job's progress in the store and tells the event stream. */
+static int mark(struct worker *w, struct store *st, const struct job *j, const char *state,
+                const char *error)
+{
+    int rc = store_job_mark(st, j->id, state, error);
+    if (rc == MK_OK && w->sp->notify)
+        w->sp->notify(w->sp->notify_ctx, "print",
+                      json_pack("{s:s, s:s, s:s, s:I, s:s, s:s?}", "id", j->id, "printer", w->name,
+                                "kind", j->kind, "seq", (json_int_t)j->seq, "state", state,
+                                "last_error", error));
+    return rc;
 }
 
 static long long backoff(int fails)
@@ -160,7 +179,7 @@ static long long send_job(struct worker *w, struct store *st, const struct fw_pr
     long long wait = check(w, st, p, pr, fails);
     if (wait)
         return wait;
-    int rc = store_job_mark(st, j->id, "sending", NULL);
+    int rc = mark(w, st, j, "sending", NULL);
     if (rc == MK_ENOTFOUND) /* cancelled meanwhile */
         return 0;
     if (rc != MK_OK)
@@ -175,7 +194,7 @@ static long long send_job(struct worker *w, struct store *st, const struct fw_pr
         /* The printer has it: never send it again. Should the commit fail (the database
          * locked by another program, a full disk), keep trying rather than move on, since
          * the job would come back as the next one to send. */
-        for (long long ms = 500; store_job_mark(st, j->id, "done", NULL) != MK_OK;) {
+        for (long long ms = 500; mark(w, st, j, "done", NULL) != MK_OK;) {
             LOG(LOG_ERROR, "printer %s: job %s printed but not yet marked done: retrying", w->name,
                 j->id);
             if (stopping(w))
@@ -193,10 +212,10 @@ static long long send_job(struct worker *w, struct store *st, const struct fw_pr
         snprintf(err, sizeof err, "%s", fw_strerror(rc));
     if (rc == FW_EINVAL) { /* this job can never print: do not hold up the others */
         LOG(LOG_ERROR, "printer %s: job %s failed: %s", w->name, j->id, err);
-        store_job_mark(st, j->id, "failed", err);
+        mark(w, st, j, "failed", err);
         return 0;
     }
-    store_job_mark(st, j->id, "queued", err);
+    mark(w, st, j, "queued", err);
     report(w, st, failure_state(rc), err);
     if (rc == FW_EPAPER)
         return PAPER_WAIT_MS;
@@ -362,11 +381,13 @@ static void *manager_main(void *arg)
     return NULL;
 }
 
-int spool_start(const char *data_dir, struct spool **out)
+int spool_start(const char *data_dir, spool_notify_fn notify, void *ctx, struct spool **out)
 {
     struct spool *sp = calloc(1, sizeof *sp);
     if (!sp)
         return MK_ENOMEM;
+    sp->notify = notify;
+    sp->notify_ctx = ctx;
     snprintf(sp->dir, sizeof sp->dir, "%s", data_dir);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

@@ -21,11 +21,18 @@
  * 2 s. */
 #pragma once
 
+#include <jansson.h>
+
 struct spool;
 
-/* Starts the spool on the data directory (it opens its own store handles). MK_ENOMEM,
- * MK_EIO. */
-int spool_start(const char *data_dir, struct spool **out);
+/* Told of each change, from the spool's threads: "print" {id, printer, kind, seq, state,
+ * last_error} when a job is being sent, done, failed or back in the queue; "printer" {name,
+ * state, last_error} when a printer's state changes. data is the callee's. */
+typedef void (*spool_notify_fn)(void *ctx, const char *type, json_t *data);
+
+/* Starts the spool on the data directory (it opens its own store handles). notify may be
+ * NULL. MK_ENOMEM, MK_EIO. */
+int spool_start(const char *data_dir, spool_notify_fn notify, void *ctx, struct spool **out);
 /* A job was queued or a printer changed: look now rather than at the next poll. */
 void spool_kick(struct spool *sp);
 /* Stops every printer thread; a job being sent is finished first. NULL is a no-op. */
