@@ -1,0 +1,61 @@
+// Dashboard: residents screened (by sex, age group, ethnicity), flags, conditions, referrals and
+// medicines, today or the whole campaign. Bar charts are SVG built here; the page prints.
+import * as api from '../api.js';
+import { t, lang } from '../i18n.js';
+import { h, s, clear, button, errText } from '../ui.js';
+
+// A horizontal bar chart: rows [{label, value}].
+export function barChart(title, rows, id) {
+  const W = 360, rowH = 26, left = 130, pad = 6;
+  const max = Math.max(1, ...rows.map((r) => r.value));
+  const H = Math.max(1, rows.length) * rowH + pad * 2;
+  const svg = s('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': title });
+  if (!rows.length) svg.append(s('text', { x: 4, y: 20 }, t('dash.none')));
+  rows.forEach((r, i) => {
+    const y = pad + i * rowH;
+    const w = Math.round(((W - left - 50) * r.value) / max);
+    const label = r.label.length > 18 ? r.label.slice(0, 17) + '…' : r.label;
+    svg.append(s('text', { x: left - 6, y: y + 17, 'text-anchor': 'end' }, s('title', null, r.label), label),
+      s('rect', { class: 'bar', x: left, y: y + 4, width: Math.max(w, r.value ? 2 : 0), height: rowH - 8, rx: 2 }),
+      s('text', { x: left + w + 6, y: y + 17, 'data-value': r.value }, String(r.value)));
+  });
+  return h('div', { class: 'card chart', 'data-chart': id }, h('h3', null, title), svg);
+}
+
+export async function render(root, ctx) {
+  const scope = ctx.params.scope === 'campaign' ? 'campaign' : 'today';
+  const out = h('div', { 'data-testid': 'dash' });
+  root.append(h('h1', null, t('dash.title')),
+    h('div', { class: 'actions noprint' },
+      button(t('dash.today'), () => ctx.navigate('#/dashboard?scope=today'), scope === 'today' ? 'btn primary' : 'btn', { 'data-testid': 'scope-today' }),
+      button(t('dash.campaign'), () => ctx.navigate('#/dashboard?scope=campaign'), scope === 'campaign' ? 'btn primary' : 'btn', { 'data-testid': 'scope-campaign' }),
+      button(t('dash.print'), () => window.print(), 'btn')),
+    out);
+  let d;
+  try {
+    d = await api.get('/dashboard?scope=' + scope);
+  } catch (e) {
+    out.append(h('p', { class: 'banner error' }, errText(e)));
+    return;
+  }
+  const ref = d.referrals || {};
+  const urg = ref.by_urgency || {};
+  const nRef = (urg.routine || 0) + (urg.soon || 0) + (urg.urgent || 0);
+  const stat = (key, n, id) => h('div', { class: 'stat' }, h('b', { 'data-testid': 'stat-' + id }, String(n != null ? n : 0)), t(key));
+  clear(out).append(
+    h('p', null, (d.campaign && d.campaign.name) || '', d.day ? ' · ' + d.day : '', ' · ', scope === 'today' ? t('dash.today') : t('dash.campaign')),
+    h('div', { class: 'stats' }, stat('dash.residents', d.residents, 'residents'), stat('dash.visits', d.visits, 'visits'),
+      stat('dash.referrals', nRef, 'referrals'), stat('dash.arrived', ref.arrived, 'arrived')),
+    h('div', { class: 'charts' },
+      barChart(t('dash.by_sex'), [{ label: t('sex.male'), value: (d.by_sex || {}).male || 0 }, { label: t('sex.female'), value: (d.by_sex || {}).female || 0 }], 'sex'),
+      barChart(t('dash.by_age'), (d.by_age || []).map((a) => ({ label: a.group, value: a.count })), 'age'),
+      barChart(t('dash.by_ethnicity'), (d.by_ethnicity || []).map((e) => ({ label: e.name || e.code || '?', value: e.count })), 'ethnicity'),
+      barChart(t('dash.flags'), (d.flags || []).map((f) => ({ label: f.rule + ' (' + t('level.' + f.level) + ')', value: f.count })), 'flags'),
+      barChart(t('dash.conditions'), (d.conditions || []).map((c) => ({ label: c.code + ' ' + (c[lang] || c.vi || ''), value: c.count })), 'conditions'),
+      barChart(t('dash.ref_dest'), (ref.by_destination || []).map((r) => ({ label: r.to, value: r.count })), 'destination'),
+      barChart(t('dash.ref_urgency'), ['routine', 'soon', 'urgent'].map((u) => ({ label: t('urg.' + u), value: urg[u] || 0 })), 'urgency')),
+    h('section', { class: 'card' }, h('h3', null, t('dash.medicines')), h('div', { class: 'tbl-wrap' }, h('table', { 'data-testid': 'dash-meds' },
+      h('thead', null, h('tr', null, h('th', null, t('doctor.medicine')), h('th', { class: 'n' }, t('pharm.dispensed')), h('th', { class: 'n' }, t('pharm.stock')))),
+      h('tbody', null, (d.medicines || []).map((m) => h('tr', { 'data-med': m.code }, h('td', null, m.name),
+        h('td', { class: 'n', 'data-testid': 'given-' + m.code }, m.dispensed + ' ' + (m.unit || '')), h('td', { class: 'n', 'data-testid': 'left-' + m.code }, String(m.stock)))))))));
+}
