@@ -5,7 +5,7 @@ const subs = new Map();
 let es = null;
 let broken = false;
 let retry = null;
-const TYPES = ['scan', 'reading', 'device', 'station', 'call', 'print'];
+const TYPES = ['scan', 'reading', 'device', 'station', 'call', 'print', 'stock'];
 
 function emit(type, data) {
   for (const fn of subs.get(type) || []) {
