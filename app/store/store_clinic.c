@@ -918,7 +918,7 @@ int store_queue_call(struct store *st, const struct actor *a, const char *statio
                        id, &made);
     if (rc == MK_OK) {
         to_bool(made, "recall");
-        rc = store_audit(st, a, "call", "visit", visit_id, NULL, made);
+        rc = store_audit(st, a, "create", "queue_call", id, NULL, made);
     }
     return finish(st, rc, made, out);
 }

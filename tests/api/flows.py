@@ -29,13 +29,14 @@ RANK = {"code": 0, "cccd": 1, "bhyt": 1, "phone": 1, "exact": 2, "prefix": 3, "p
 ERROR_CODES = {"bad_json", "invalid", "bad_code", "unauthorized", "wrong_pin", "forbidden",
                "not_found", "method_not_allowed", "duplicate", "likely_duplicate", "pin_taken",
                "exists", "no_campaign", "too_large", "out_of_range", "too_many_attempts",
-               "busy", "storage_full", "internal", "conflict", "unavailable"}
+               "busy", "storage_full", "internal", "conflict", "unavailable", "out_of_stock",
+               "queue_empty"}
 ERROR_STATUS = {"bad_json": 400, "invalid": 400, "bad_code": 400, "unauthorized": 401,
                 "wrong_pin": 401, "forbidden": 403, "not_found": 404, "method_not_allowed": 405,
                 "duplicate": 409, "likely_duplicate": 409, "pin_taken": 409, "exists": 409,
                 "no_campaign": 409, "too_large": 413, "out_of_range": 422,
                 "too_many_attempts": 429, "busy": 503, "storage_full": 507, "internal": 500,
-                "conflict": 409, "unavailable": 503}
+                "conflict": 409, "unavailable": 503, "out_of_stock": 409, "queue_empty": 409}
 
 # The contract's example registration (POST /api/v1/patients).
 HUONG = {"name": "Nguyễn Thị Hương", "sex": "female", "birth": "1968-03-12",
@@ -213,10 +214,11 @@ def fixture_patient_and_visit(suite):
 
 
 def run_all(suite):
+    import clinic
     import devices
     for flow in (flow_nfc, flow_duplicate, flow_likely_duplicate, flow_search, flow_visits,
                  flow_observations, flow_campaigns, flow_staff, flow_printing, flow_slip,
-                 devices.flow_devices, flow_logout,
+                 devices.flow_devices, clinic.run_all, flow_logout,
                  flow_status,
                  flow_audit, flow_busy, flow_second_instance, flow_fresh_kit, flow_lockout):
         flow(suite)
