@@ -1,7 +1,9 @@
 /* libFuzzer target: the API's JSON request bodies (registration, reading, campaign, staff,
- * printer, print list). */
+ * printer, print list, the clinic's texts, numbers and flags) and the condition search's
+ * query. */
 #include "../../app/api/body.h"
 #include "../../app/common/err.h"
+#include "../../app/domain/icd10.h"
 
 #include <stdint.h>
 
@@ -33,6 +35,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char buf[80];
     body_printer(j, false, &p, &enabled, buf, &err);
     body_printer(j, true, &p, &enabled, buf, &err);
+    static const char *const keys[] = {"to", "reason", "dosage", "note", "label", "advice"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *t;
+        body_text(j, keys[i], 300, i == 0, &t, &err);
+    }
+    long long q;
+    bool given;
+    int b;
+    body_opt_int(j, "quantity", 1, 10000, true, &q, &given, &err);
+    body_opt_int(j, "change", -10000000, 10000000, false, &q, &given, &err);
+    body_opt_bool(j, "known", &b, &err);
+    const char *code = json_string_value(json_object_get(j, "code"));
+    if (code) {
+        const struct icd10 *found[16];
+        icd10_search(code, found, 16);
+        icd10_find(code);
+        icd10_code_valid(code);
+    }
     json_decref(j);
     return 0;
 }
