@@ -34,9 +34,37 @@ bool print_kind_valid(const char *kind)
                     !strcmp(kind, "slip") || !strcmp(kind, "test"));
 }
 
+#define SLIP_TEXT 200
+
+/* The doctor's findings (ICD-10 code and its Vietnamese name, or the doctor's words) after the
+ * readings, as many as there is room for. Returns the new count. */
+static int diagnoses(json_t *list, int n, char text[SLIP_MAX_FINDINGS][SLIP_TEXT],
+                     const char *out[SLIP_MAX_FINDINGS])
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(list, i, f)
+    {
+        if (n >= SLIP_MAX_FINDINGS)
+            break;
+        const char *code = str(f, "code"), *label = str(f, "label");
+        const char *vi = json_string_value(json_object_get(json_object_get(f, "name"), "vi"));
+        if (!code)
+            continue;
+        snprintf(text[n], SLIP_TEXT, "%s %s%s", code,
+                 vi      ? vi
+                 : label ? label
+                         : "",
+                 json_is_true(json_object_get(f, "known")) ? " (đã biết)" : "");
+        out[n] = text[n];
+        n++;
+    }
+    return n;
+}
+
 /* The findings of a visit: the last reading of each kind, in the order of obs_kinds. The
  * strings live in text[][]. */
-static int findings(json_t *observations, char text[SLIP_MAX_FINDINGS][96],
+static int findings(json_t *observations, char text[SLIP_MAX_FINDINGS][SLIP_TEXT],
                     const char *out[SLIP_MAX_FINDINGS])
 {
     int n = 0;
@@ -105,7 +133,7 @@ static int slip_layout(struct store *st, const struct print_req *r, const struct
     if (store_campaign_get(st, str(visit, "campaign"), &campaign) != MK_OK)
         campaign = json_object();
     json_t *pat = json_object_get(visit, "patient");
-    char text[SLIP_MAX_FINDINGS][96];
+    char text[SLIP_MAX_FINDINGS][SLIP_TEXT];
     struct slip s = {
         .code = str(pat, "code"),
         .name = str(pat, "name"),
@@ -120,6 +148,7 @@ static int slip_layout(struct store *st, const struct print_req *r, const struct
         .when = when,
     };
     s.nfindings = findings(json_object_get(visit, "observations"), text, s.findings);
+    s.nfindings = diagnoses(json_object_get(visit, "findings"), s.nfindings, text, s.findings);
     snprintf(patient_id, 64, "%s", str(pat, "id"));
     snprintf(visit_id, 64, "%s", str(visit, "id"));
     int lrc = layout_slip(&s, p, font, out);
