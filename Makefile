@@ -120,9 +120,16 @@ run:
 	@$(MAKE) --no-print-directory all
 	$(B)/mokitd --data var --demo $(RUN_ARGS)
 
+# The browser tests' npm packages (playwright-core, pinned by tests/e2e/package-lock.json), installed
+# when missing or when the lock file changed. The browser is Debian's chromium (deps.sh web).
+E2E_MODULES := tests/e2e/node_modules/.package-lock.json
+$(E2E_MODULES): tests/e2e/package.json tests/e2e/package-lock.json
+	@echo "  NPM     tests/e2e"
+	@cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error >/dev/null
+
 test:
-	@images/deps.sh build test
-	@$(MAKE) --no-print-directory all unit $(B)/test_hotplug
+	@images/deps.sh build test web
+	@$(MAKE) --no-print-directory all unit $(B)/test_hotplug $(E2E_MODULES)
 	@tests/run.sh $(B)
 
 test-unit:
@@ -136,11 +143,12 @@ $(B)/bench/bench_print: $(B)/obj/tests/bench/bench_print.o $(B)/libmokit.a
 	@$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 bench:
-	@images/deps.sh build test
-	@$(MAKE) --no-print-directory all $(B)/bench/bench_print
+	@images/deps.sh build test web
+	@$(MAKE) --no-print-directory all $(B)/bench/bench_print $(E2E_MODULES)
 	@tests/bench/run.sh $(B)
 	@$(B)/bench/bench_print
 	@python3 tests/bench/bench_devices.py $(B)
+	@node tests/bench/bench_web.mjs $(B)
 
 fuzz:
 	@images/deps.sh build fuzz

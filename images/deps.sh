@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a mokit task needs, or says the one command that would.
-# Usage: images/deps.sh build|test|cross|fuzz|lint [...]
+# Usage: images/deps.sh build|test|cross|fuzz|lint|web [...]
 #   build  compile and run mokitd/mokit        test   the suite (unit, API, crash)
 #   cross  arm64 build + qemu for its tests    fuzz   clang + libFuzzer
-#   lint   clang-format
+#   lint   clang-format                        web    browser tests: chromium, Node.js and npm
 # As root it runs apt-get; otherwise it prints the `sudo apt-get install ...` line and exits 1.
 set -eu
 
@@ -11,6 +11,11 @@ build_pkgs="gcc make pkg-config libsqlite3-dev libmicrohttpd-dev libjansson-dev 
 test_pkgs="$build_pkgs libcmocka-dev python3 sqlite3 procps zbar-tools umockdev libumockdev-dev"
 fuzz_pkgs="clang libclang-rt-14-dev"
 lint_pkgs="clang-format git"
+# Node.js and npm: Debian's, unless a node and npm are on the PATH already (some Node.js packages
+# bring npm themselves and conflict with Debian's npm package).
+web_pkgs="chromium fonts-dejavu-core"
+command -v node >/dev/null 2>&1 || web_pkgs="$web_pkgs nodejs"
+command -v npm >/dev/null 2>&1 || web_pkgs="$web_pkgs npm"
 cross_libs="libsqlite3-dev libmicrohttpd-dev libjansson-dev libsodium-dev libutf8proc-dev libcmocka-dev libqrencode-dev libpng-dev libfreetype-dev libusb-1.0-0-dev libgpiod-dev"
 cross_pkgs="gcc-aarch64-linux-gnu qemu-user-static"
 for p in $cross_libs; do cross_pkgs="$cross_pkgs $p:arm64"; done
@@ -23,7 +28,8 @@ for profile in "$@"; do
     fuzz) want="$want $fuzz_pkgs" ;;
     lint) want="$want $lint_pkgs" ;;
     cross) want="$want $cross_pkgs" ;;
-    *) echo "deps.sh: unknown profile '$profile' (build|test|cross|fuzz|lint)" >&2; exit 1 ;;
+    web) want="$want $web_pkgs" ;;
+    *) echo "deps.sh: unknown profile '$profile' (build|test|cross|fuzz|lint|web)" >&2; exit 1 ;;
     esac
 done
 

@@ -61,6 +61,7 @@ if [ "$unit_only" = 0 ]; then
     suite evdev python3 tests/devices/evdev.py "$B"
     suite cli python3 tests/cli/run.py "$B"
     suite api python3 tests/api/run.py "$B"
+    suite web node tests/e2e/run.mjs "$B"
     suite crash python3 tests/crash/run.py "$B"
     suite crash-print python3 tests/crash/print.py "$B"
 fi

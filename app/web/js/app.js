@@ -18,6 +18,11 @@ export const SCREENS = {
 };
 
 export const session = { staff: null, idle: null };
+const STAFF_KEY = 'mokit.staff';
+function rememberStaff(s) {
+  if (s) localStorage.setItem(STAFF_KEY, JSON.stringify({ id: s.id, name: s.name, role: s.role }));
+  else localStorage.removeItem(STAFF_KEY);
+}
 const view = document.getElementById('view');
 let cleanup = null;
 let renderSeq = 0;
@@ -57,14 +62,15 @@ async function route() {
     ready('login');
     return;
   }
-  drawHeader();
   const { name, params } = parseHash();
   if (!name || !SCREENS[name]) {
+    drawHeader();
     view.append(home());
     ready('home');
     return;
   }
   if (!allowed(name)) {
+    drawHeader();
     view.append(h('p', { class: 'banner warn', 'data-testid': 'forbidden' }, t('err.screen_forbidden')), home());
     ready('forbidden');
     return;
@@ -78,7 +84,9 @@ async function route() {
       return;
     }
     cleanup = typeof c === 'function' ? c : null;
+    drawHeader(); // with the screen, in one layout
   } catch (e) {
+    drawHeader();
     console.error(e);
     view.append(h('p', { class: 'banner error' }, errText(e)), button(t('common.retry'), route));
   }
@@ -147,6 +155,7 @@ function pinPad(onDone, message) {
       draw();
       session.staff = r.staff;
       session.idle = r.idle_timeout || null;
+      rememberStaff(r.staff);
       await onDone(r.staff);
     } catch (e) {
       pin = '';
@@ -266,7 +275,29 @@ export function printLines(results) {
 
 // ---------------------------------------------------------------- boot
 async function boot() {
+  // In parallel: the texts, who is logged in, and the module of the screen asked for.
+  const first = SCREENS[parseHash().name];
+  if (first) first.load().catch(() => null);
+  // Who was logged in on this phone is remembered (name and role only), so that the screen is
+  // drawn at once; GET /me confirms it alongside, and a login that ended shows the PIN pad.
+  const me = api.call('GET', '/me').then((s) => s, (e) => (e.status === 401 ? null : undefined));
+  let known = null;
+  try {
+    known = JSON.parse(localStorage.getItem(STAFF_KEY));
+  } catch {
+    known = null;
+  }
   await i18n.load();
+  session.staff = known || (await me);
+  if (session.staff === undefined) session.staff = null;
+  me.then((s) => {
+    if (s === undefined) return; // the kit could not be reached: keep what is known
+    rememberStaff(s);
+    if (!s && reauthing) return; // the PIN pad is already over the screen
+    const changed = (s && s.id) !== (session.staff && session.staff.id) || (s && s.role) !== (session.staff && session.staff.role);
+    session.staff = s;
+    if (changed) route();
+  });
   i18n.apply();
   document.getElementById('lang').addEventListener('click', async () => {
     await i18n.load(i18n.lang === 'vi' ? 'en' : 'vi');
@@ -280,6 +311,7 @@ async function boot() {
       /* logged out either way */
     }
     session.staff = null;
+    rememberStaff(null);
     events.stop();
     location.hash = '#/';
     route();
@@ -294,16 +326,11 @@ async function boot() {
     const d = ev.detail;
     if (d.orphan && d.status >= 400) toast(t('outbox.refused', { what: d.entry.label || d.entry.path }) + ': ' + ((d.data && d.data.error && d.data.error.message) || d.status), 'error', 10000);
   });
-  try {
-    session.staff = await api.call('GET', '/me');
-  } catch (e) {
-    session.staff = null;
-  }
+  window.addEventListener('hashchange', route);
+  await route();
   if (session.staff) {
     events.start();
     api.pump();
   }
-  window.addEventListener('hashchange', route);
-  await route();
 }
 boot();

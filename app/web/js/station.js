@@ -101,7 +101,8 @@ export async function stationPanel(opts) {
     }),
   ];
   loadServing();
-  await loadCurrent();
+  // The list has each station's current patient already.
+  if (pick && pick.name === name && pick.current && pick.current.visit) await opts.onVisit(pick.current.visit, 'current');
   return {
     el,
     field,

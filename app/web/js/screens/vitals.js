@@ -107,7 +107,7 @@ export async function render(root) {
       h('option', { value: '' }, t('vitals.fasting_unknown')), h('option', { value: 'yes' }, t('vitals.fasting_yes')), h('option', { value: 'no' }, t('vitals.fasting_no')));
     errs.fasting = h('span', { class: 'ferr' });
     inputs.fasting = fasting;
-    const form = h('form', { class: 'card', 'data-testid': 'manual', autocomplete: 'off' },
+    const form = h('form', { class: 'card later', 'data-testid': 'manual', autocomplete: 'off' },
       h('h2', null, t('vitals.manual')),
       h('div', { class: 'grid' },
         cell('sys', t('vitals.sys'), 'mmHg'), cell('dia', t('vitals.dia'), 'mmHg'), cell('pulse', t('obs.pulse'), '/min'),
@@ -159,7 +159,7 @@ export async function render(root) {
   }
 
   function symptomsForm(v) {
-    const form = h('form', { class: 'card', 'data-testid': 'symptoms' }, h('h2', null, t('vitals.symptoms')));
+    const form = h('form', { class: 'card later', 'data-testid': 'symptoms' }, h('h2', null, t('vitals.symptoms')));
     const cur = new Set(v.symptoms || []);
     const boxes = SYMPTOMS.map((k) => h('input', { type: 'checkbox', name: 'sym_' + k, value: k, checked: cur.has(k) }));
     form.append(h('div', { class: 'grid' }, SYMPTOMS.map((k, i) => h('label', { class: 'check' }, boxes[i], t('sym.' + k)))));
