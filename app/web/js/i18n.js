@@ -25,6 +25,11 @@ export function t(key, vars) {
   return s;
 }
 
+// Whether a key is translated (for texts that come from data, such as a kit's own rules).
+export function has(key) {
+  return key in dict;
+}
+
 // Static texts in the page: data-i18n (text), data-i18n-ph (placeholder), data-i18n-label (aria-label).
 export function apply(root = document) {
   for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);

@@ -1,26 +1,28 @@
 // Dashboard: residents screened (by sex, age group, ethnicity), flags, conditions, referrals and
 // medicines, today or the whole campaign. Bar charts are SVG built here; the page prints.
 import * as api from '../api.js';
-import { t, lang } from '../i18n.js';
+import { t, lang, has } from '../i18n.js';
 import { h, s, clear, button, errText } from '../ui.js';
 
-// A horizontal bar chart: rows [{label, value}].
+// A bar chart: rows [{label, value}], each label above its bar (long names stay readable on a phone).
 export function barChart(title, rows, id) {
-  const W = 360, rowH = 26, left = 130, pad = 6;
+  const W = 360, rowH = 40, pad = 4, room = W - 60;
   const max = Math.max(1, ...rows.map((r) => r.value));
   const H = Math.max(1, rows.length) * rowH + pad * 2;
   const svg = s('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': title });
-  if (!rows.length) svg.append(s('text', { x: 4, y: 20 }, t('dash.none')));
+  if (!rows.length) svg.append(s('text', { x: 4, y: 24 }, t('dash.none')));
   rows.forEach((r, i) => {
     const y = pad + i * rowH;
-    const w = Math.round(((W - left - 50) * r.value) / max);
-    const label = r.label.length > 18 ? r.label.slice(0, 17) + '…' : r.label;
-    svg.append(s('text', { x: left - 6, y: y + 17, 'text-anchor': 'end' }, s('title', null, r.label), label),
-      s('rect', { class: 'bar', x: left, y: y + 4, width: Math.max(w, r.value ? 2 : 0), height: rowH - 8, rx: 2 }),
-      s('text', { x: left + w + 6, y: y + 17, 'data-value': r.value }, String(r.value)));
+    const w = Math.round((room * r.value) / max);
+    const label = r.label.length > 46 ? r.label.slice(0, 45) + '…' : r.label;
+    svg.append(s('text', { x: 2, y: y + 14 }, s('title', null, r.label), label),
+      s('rect', { class: 'bar', x: 2, y: y + 19, width: Math.max(w, r.value ? 2 : 0), height: 14, rx: 2 }),
+      s('text', { x: w + 8, y: y + 31, 'data-value': r.value }, String(r.value)));
   });
   return h('div', { class: 'card chart', 'data-chart': id }, h('h3', null, title), svg);
 }
+
+const ruleText = (rule) => (has('rule.' + rule) ? t('rule.' + rule) : rule);
 
 export async function render(root, ctx) {
   const scope = ctx.params.scope === 'campaign' ? 'campaign' : 'today';
@@ -48,14 +50,14 @@ export async function render(root, ctx) {
       stat('dash.referrals', nRef, 'referrals'), stat('dash.arrived', ref.arrived, 'arrived')),
     h('div', { class: 'charts' },
       barChart(t('dash.by_sex'), [{ label: t('sex.male'), value: (d.by_sex || {}).male || 0 }, { label: t('sex.female'), value: (d.by_sex || {}).female || 0 }], 'sex'),
-      barChart(t('dash.by_age'), (d.by_age || []).map((a) => ({ label: a.group, value: a.count })), 'age'),
-      barChart(t('dash.by_ethnicity'), (d.by_ethnicity || []).map((e) => ({ label: e.name || e.code || '?', value: e.count })), 'ethnicity'),
-      barChart(t('dash.flags'), (d.flags || []).map((f) => ({ label: f.rule + ' (' + t('level.' + f.level) + ')', value: f.count })), 'flags'),
+      barChart(t('dash.by_age'), (d.by_age || []).map((a) => ({ label: a.group === 'unknown' ? t('dash.unknown') : a.group, value: a.count })), 'age'),
+      barChart(t('dash.by_ethnicity'), (d.by_ethnicity || []).map((e) => ({ label: e.name || e.code || t('dash.unknown'), value: e.count })), 'ethnicity'),
+      barChart(t('dash.flags'), (d.flags || []).map((f) => ({ label: ruleText(f.rule) + ' (' + t('level.' + f.level) + ')', value: f.count })), 'flags'),
       barChart(t('dash.conditions'), (d.conditions || []).map((c) => ({ label: c.code + ' ' + (c[lang] || c.vi || ''), value: c.count })), 'conditions'),
       barChart(t('dash.ref_dest'), (ref.by_destination || []).map((r) => ({ label: r.to, value: r.count })), 'destination'),
       barChart(t('dash.ref_urgency'), ['routine', 'soon', 'urgent'].map((u) => ({ label: t('urg.' + u), value: urg[u] || 0 })), 'urgency')),
     h('section', { class: 'card' }, h('h3', null, t('dash.medicines')), h('div', { class: 'tbl-wrap' }, h('table', { 'data-testid': 'dash-meds' },
       h('thead', null, h('tr', null, h('th', null, t('doctor.medicine')), h('th', { class: 'n' }, t('pharm.dispensed')), h('th', { class: 'n' }, t('pharm.stock')))),
-      h('tbody', null, (d.medicines || []).map((m) => h('tr', { 'data-med': m.code }, h('td', null, m.name),
+      h('tbody', null, (d.medicines || []).map((m) => h('tr', { 'data-med': m.code }, h('td', null, m.name + ' ' + (m.strength || '')),
         h('td', { class: 'n', 'data-testid': 'given-' + m.code }, m.dispensed + ' ' + (m.unit || '')), h('td', { class: 'n', 'data-testid': 'left-' + m.code }, String(m.stock)))))))));
 }

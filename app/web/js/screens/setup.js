@@ -21,7 +21,7 @@ async function act(method, path, body, then) {
 
 const inp = (props) => h('input', Object.assign({ autocomplete: 'off' }, props));
 const fld = (label, control) => h('label', { class: 'field' }, h('span', { class: 'lbl' }, label), control);
-const table = (heads, rows) => h('div', { class: 'tbl-wrap' }, h('table', null, h('thead', null, h('tr', null, heads.map((x) => h('th', null, x)))), h('tbody', null, rows)));
+const table = (heads, rows) => h('div', { class: 'tbl-wrap stack' }, h('table', null, h('thead', null, h('tr', null, heads.map((x) => h('th', null, x)))), h('tbody', null, rows)));
 
 async function campaignPart(box) {
   const r = await api.get('/campaigns');
