@@ -198,7 +198,7 @@ test('journey 1/5 registration: a CCCD QR typed by the USB scanner fills the for
   await page.screenshot({ path: path.join(shots, 'journey-register.png') });
   tap.comment('interactions: registration with a CCCD scan = ' + p.count);
   counts.registration_cccd = p.count;
-  Object.assign(state, { code: pat.code, visit: pat.visits[0].id, queue: Number(qn), name: pat.name });
+  Object.assign(state, { code: pat.code, visit: pat.visits[0].id, queue: Number(qn), name: pat.name, cccd, qr });
   await page.closeAll();
 });
 
@@ -321,6 +321,26 @@ test('journey 5/5 dashboard: today\u2019s counts as the API gives them, charts d
   await waitReady(page, 'dashboard');
   ok((await page.evaluate(() => location.hash)).includes('campaign'), 'campaign scope');
   await page.screenshot({ path: path.join(shots, 'journey-dashboard.png'), fullPage: true });
+  await page.closeAll();
+});
+
+test('registration: the same CCCD again is a duplicate; the existing resident opens and keeps today\u2019s queue number', async () => {
+  ok(state.cccd, 'needs the registration test');
+  const page = await newPage(PHONE);
+  await login(page, daemon.base, PINS.registrar, '#/register');
+  await waitReady(page, 'register');
+  await page.locator('[data-testid=scan]').focus();
+  await page.keyboard.type(state.qr, { delay: 0 });
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelector('[data-testid=f-cccd]').value !== '');
+  await page.click('[data-testid=f-consent]');
+  await page.click('[data-testid=save]');
+  await page.waitForSelector('[data-testid=duplicate]');
+  eq(await text(page, '[data-testid=existing-name]'), state.name, 'the existing resident');
+  await page.click('[data-testid=visit-ticket]');
+  eq(await waitText(page, '[data-testid=visit-result] [data-testid=queue-number]', (x) => /^\d+$/.test(x)), String(state.queue), 'same queue number');
+  await page.waitForSelector('[data-testid=visit-result] li[data-kind=ticket]');
+  eq((await lead.get('/patients?q=' + state.cccd)).results.length, 1, 'still one record');
   await page.closeAll();
 });
 

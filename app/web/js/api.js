@@ -73,6 +73,20 @@ export async function get(path) {
   }
 }
 
+// A write that only makes sense now (a scan, a queue call, parsing an ID card): not queued; a
+// network failure throws at once. An ended login still brings up the PIN pad, then it goes again.
+export async function now(method, path, body) {
+  for (;;) {
+    const r = await raw(method, path, body === undefined ? {} : body);
+    if (expired(r, path) && reauth) {
+      await reauth();
+      continue;
+    }
+    if (r.status >= 400) throw new ApiError(r.status, r.data);
+    return r.data;
+  }
+}
+
 // Direct request, not queued (login, logout).
 export async function call(method, path, body) {
   const r = await raw(method, path, body);

@@ -25,6 +25,7 @@ export function fieldsOf(form) {
 
 // Restores the draft into the form and keeps it up to date. Returns {save, clear}.
 export function bindDraft(form, key) {
+  const initial = fieldsOf(form); // a draft equal to this is no draft
   const d = readDraft(key);
   if (d)
     for (const el of form.querySelectorAll('[name]')) {
@@ -34,7 +35,7 @@ export function bindDraft(form, key) {
     }
   const save = () => {
     const v = fieldsOf(form);
-    const empty = Object.values(v).every((x) => x === '' || x === false);
+    const empty = Object.keys(v).every((k) => v[k] === initial[k] || v[k] === '' || v[k] === false);
     if (empty) localStorage.removeItem(P + key);
     else localStorage.setItem(P + key, JSON.stringify(v));
   };

@@ -32,7 +32,7 @@ export async function stationPanel(opts) {
   const scan = async (text) => {
     clear(msg);
     try {
-      const r = await api.send('POST', '/stations/' + encodeURIComponent(name) + '/scan', { text }, { label: t('station.scan') });
+      const r = await api.now('POST', '/stations/' + encodeURIComponent(name) + '/scan', { text });
       if (r.accepted && r.kind === 'patient') opts.onVisit(r.visit, 'scan');
       else if (r.accepted) msg.append(h('p', { class: 'banner warn' }, t('station.not_patient')));
       else msg.append(h('p', { class: 'banner warn', role: 'alert' }, t('station.scan_refused') + ': ' + r.reason));
@@ -45,10 +45,10 @@ export async function stationPanel(opts) {
 
   const callBtn = async (body) => {
     try {
-      const r = await api.send('POST', '/stations/' + encodeURIComponent(name) + '/call', body, { label: t('station.call_next') });
+      const r = await api.now('POST', '/stations/' + encodeURIComponent(name) + '/call', body);
       now.textContent = r.queue_number != null ? String(r.queue_number) : '—';
       if (r.visit) {
-        await api.send('POST', '/stations/' + encodeURIComponent(name) + '/current', { visit: r.visit });
+        await api.now('POST', '/stations/' + encodeURIComponent(name) + '/current', { visit: r.visit });
         opts.onVisit(r.visit, 'call');
       }
     } catch (e) {

@@ -84,7 +84,7 @@ export async function render(root) {
     clear(msg);
     if (text.includes('|')) {
       try {
-        const c = await api.send('POST', '/id/cccd', { text }, { label: t('reg.cccd') });
+        const c = await api.now('POST', '/id/cccd', { text });
         clear(result);
         const a = splitAddress(c.address);
         setFields({ name: c.name, sex: c.sex, birth: c.birth_date ? c.birth_date.split('-').reverse().join('/') : '', cccd: c.id,

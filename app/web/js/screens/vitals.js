@@ -184,7 +184,7 @@ export async function render(root) {
 
   async function done() {
     try {
-      await api.send('POST', '/stations/' + encodeURIComponent(panel.name()) + '/current', { visit: null });
+      await api.now('POST', '/stations/' + encodeURIComponent(panel.name()) + '/current', { visit: null });
     } catch (e) {
       toast(errText(e), 'error');
     }
