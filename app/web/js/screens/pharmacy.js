@@ -99,11 +99,20 @@ export async function render(root) {
     open(id);
   } });
   root.append(h('h1', null, t('nav.pharmacy')), panel.el, msg, body, h('section', { class: 'card' }, h('h2', null, t('pharm.stock_title')), stockBox));
-  const offs = [events.on('reconnect', () => {
-    loadStock();
-    if (visit) open(visit.id);
-  })];
+  let stockTimer = null;
+  const offs = [
+    events.on('reconnect', () => {
+      loadStock();
+      if (visit) open(visit.id);
+    }),
+    // Another phone dispensed or received: the stock shown follows.
+    events.on('stock', () => {
+      clearTimeout(stockTimer);
+      stockTimer = setTimeout(loadStock, 300);
+    }),
+  ];
   return () => {
+    clearTimeout(stockTimer);
     panel.destroy();
     offs.forEach((f) => f());
   };
