@@ -225,6 +225,9 @@ test('journey 2/5 vitals: wristband scan, device readings arrive live, a manual 
   const page = await newPage(PHONE);
   await login(page, daemon.base, PINS.nurse, '#/vitals');
   await waitReady(page, 'vitals');
+  // The camera button is there only where the browser has a BarcodeDetector.
+  const hasBD = await page.evaluate(() => 'BarcodeDetector' in window);
+  eq(await page.locator('[data-testid=camera]').count(), hasBD ? 1 : 0, 'camera button');
   const auto = new Person(page);
   await auto.scanDevice(nurseApi, state.code);
   await waitText(page, '[data-testid=patient-name]', state.name);
@@ -266,7 +269,7 @@ test('journey 2/5 vitals: wristband scan, device readings arrive live, a manual 
   await page.closeAll();
 });
 
-test('journey 3/5 doctor: the visit from the list, a finding (ICD-10), a prescription, a referral with its slip printed', async () => {
+test('journey 3/5 doctor: the visit from the list, findings (ICD-10, one removed), a prescription (one cancelled), advice, a referral with its slip printed', async () => {
   ok(state.visit, 'needs the registration test');
   const med = await lead.post('/medicines', { code: 'E2E-AML', name: 'Amlodipin', strength: '5 mg', form: 'viên', unit: 'viên', stock: 100 });
   ok(med && med.id, 'medicine created: ' + JSON.stringify(med));
@@ -280,6 +283,17 @@ test('journey 3/5 doctor: the visit from the list, a finding (ICD-10), a prescri
   await page.fill('[data-testid=icd-q]', 'tăng huyết áp');
   await page.click('[data-testid=icd-results] [data-code=I10]');
   await page.waitForSelector('[data-finding=I10]');
+  // A finding recorded by mistake is removed.
+  await page.fill('[data-testid=icd-q]', 'E11.9');
+  await page.click('[data-testid=icd-results] [data-code="E11.9"]');
+  await page.click('[data-finding="E11.9"] button.danger');
+  await page.waitForSelector('[data-finding="E11.9"]', { state: 'detached' });
+  // A prescription made by mistake is cancelled.
+  await page.selectOption('[data-testid=rx-med]', med.id);
+  await page.fill('[data-testid=rx-qty]', '5');
+  await page.click('[data-testid=prescribe]');
+  await page.locator('[data-rx][data-state=prescribed]').first().locator('button.danger').click();
+  await page.waitForSelector('[data-rx][data-state=cancelled]');
   await page.selectOption('[data-testid=rx-med]', med.id);
   await page.fill('[data-testid=rx-qty]', '30');
   await page.fill('[data-testid=rx-dose]', '1 viên/ngày');
@@ -294,8 +308,7 @@ test('journey 3/5 doctor: the visit from the list, a finding (ICD-10), a prescri
   await page.waitForSelector('[data-testid=ref-result] li[data-kind=slip][data-state=done]', { timeout: 15000 });
   const v = await doctorApi.get('/visits/' + state.visit);
   eq(v.findings.filter((f) => !f.removed_at).map((f) => f.code).join(), 'I10', 'findings stored');
-  eq(v.prescriptions.length, 1, 'one prescription');
-  eq(v.prescriptions[0].quantity, 30, 'quantity');
+  eq(v.prescriptions.map((p) => p.state + ':' + p.quantity).sort().join(), 'cancelled:5,prescribed:30', 'prescriptions');
   eq(v.referrals.length, 1, 'one referral');
   eq(v.referrals[0].urgency, 'soon', 'urgency');
   eq(v.advice, 'Ăn nhạt, tái khám sau 1 tháng', 'advice');
@@ -516,7 +529,7 @@ test('queue screen: "Call next" at the vitals station shows the number live on t
   await board.closeAll();
 });
 
-test('setup (lead): add a staff member with a PIN, who can then log in; deactivate', async () => {
+test('setup (lead): add a staff member with a PIN, who can then log in; deactivate; add a medicine', async () => {
   const page = await newPage();
   await login(page, daemon.base, PINS.lead, '#/setup');
   await waitReady(page, 'setup');
@@ -531,6 +544,14 @@ test('setup (lead): add a staff member with a PIN, who can then log in; deactiva
   await page.waitForSelector('tr[data-staff]:has-text("Vàng Thị Mỷ") >> text=Ngừng');
   const s = (await lead.get('/staff')).staff.find((x) => x.name === 'Vàng Thị Mỷ');
   ok(!s.active, 'deactivated');
+  // A medicine for the campaign's list, with its first stock.
+  const fields = { code: 'E2E-ORS', name: 'Oresol', strength: '4,1 g', form: 'gói', unit: 'gói', stock: '250' };
+  for (const k in fields) await page.fill('[data-testid=m-' + k + ']', fields[k]);
+  await page.click('[data-testid=m-add]');
+  await page.waitForSelector('tr[data-med=E2E-ORS]');
+  ok((await text(page, 'tr[data-med=E2E-ORS]')).includes('250 gói'), 'stock shown');
+  const m = (await lead.get('/medicines')).medicines.find((x) => x.code === 'E2E-ORS');
+  eq(m && m.stock, 250, 'medicine stored with its stock');
   await page.closeAll();
 });
 
