@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 /* ---- responses ---- */
 
@@ -1005,18 +1007,38 @@ static void conn_resume(void *conn)
     MHD_resume_connection(conn);
 }
 
+/* A client of the stream with the login it came with: that login is checked again at each
+ * ping or event (every 2 s at most), without counting as a use, so a stream ends when its
+ * login does (a logout, a deactivated staff member, a phone left idle). */
+struct stream {
+    struct events_client *cl;
+    struct api *api;
+    char token[65];
+    time_t checked;
+};
+
 /* The stream's body: what the client has not seen; nothing yet suspends the connection
  * until the hub wakes it (a new event, a ping, the end). */
 static ssize_t events_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
+    struct stream *s = cls;
     (void)pos;
-    long n = events_client_read(cls, buf, max, conn_suspend);
+    time_t now = time(NULL);
+    if (now - s->checked >= 2) { /* at most a query every 2 s per stream */
+        s->checked = now;
+        if (store_session_valid(s->api->st, s->token, s->api->idle_seconds) == MK_EAUTH)
+            return (ssize_t)MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    long n = events_client_read(s->cl, buf, max, conn_suspend);
     return n < 0 ? (ssize_t)MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
 }
 
 static void events_reader_free(void *cls)
 {
-    events_client_free(cls);
+    struct stream *s = cls;
+    events_client_free(s->cl);
+    sodium_memzero(s->token, sizeof s->token);
+    free(s);
 }
 
 static enum MHD_Result events_get(struct ctx *c)
@@ -1025,13 +1047,22 @@ static enum MHD_Result events_get(struct ctx *c)
         return send_error(c->conn, 503, "unavailable", "the event stream is not running");
     const char *last = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "Last-Event-ID");
     unsigned long long last_id = last ? strtoull(last, NULL, 10) : 0;
-    struct events_client *cl = events_client_new(c->api->events, last_id, conn_resume, c->conn);
-    if (!cl)
+    const char *token = bearer_token(c->conn);
+    struct stream *s = calloc(1, sizeof *s);
+    if (!s)
         return send_error(c->conn, 500, "internal", "out of memory");
+    s->api = c->api;
+    s->checked = time(NULL);
+    snprintf(s->token, sizeof s->token, "%s", token ? token : "");
+    s->cl = events_client_new(c->api->events, last_id, conn_resume, c->conn);
+    if (!s->cl) {
+        free(s);
+        return send_error(c->conn, 500, "internal", "out of memory");
+    }
     struct MHD_Response *r = MHD_create_response_from_callback(
-        MHD_SIZE_UNKNOWN, 4096, events_reader, cl, events_reader_free);
+        MHD_SIZE_UNKNOWN, 4096, events_reader, s, events_reader_free);
     if (!r) {
-        events_client_free(cl);
+        events_reader_free(s);
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");

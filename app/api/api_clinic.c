@@ -89,8 +89,19 @@ static enum MHD_Result visits_list(struct ctx *c)
         json_t *p = json_object_get(v, "patient");
         json_t *refs = json_object_get(v, "referrals"), *r, *ref = json_null();
         size_t k;
-        json_array_foreach(refs, k, r) if (strcmp(json_string_value(json_object_get(r, "status")),
-                                                  "cancelled")) ref = json_object_get(r, "urgency");
+        static const char *const rank[] = {"routine", "soon", "urgent"};
+        int best = -1; /* the most urgent referral that stands */
+        json_array_foreach(refs, k, r)
+        {
+            if (!strcmp(json_string_value(json_object_get(r, "status")), "cancelled"))
+                continue;
+            for (int u = 0; u < 3; u++)
+                if (!strcmp(json_string_value(json_object_get(r, "urgency")), rank[u]) &&
+                    u > best) {
+                    best = u;
+                    ref = json_object_get(r, "urgency");
+                }
+        }
         json_array_append_new(
             out,
             json_pack("{s:O, s:O, s:{s:O, s:O, s:O, s:O}, s:o, s:O, s:I, s:o, s:o, s:I, "
@@ -355,6 +366,20 @@ static int medicine_body(struct ctx *c, json_t *obj, bool update, struct medicin
             return -1;
         }
     m->stock = (int)stock;
+    if (update) { /* "" or null clears strength and form; name and unit cannot be emptied */
+        static const char *const keys[] = {"strength", "form", "name", "unit"};
+        for (int i = 0; i < 4; i++) {
+            json_t *v = json_object_get(obj, keys[i]);
+            if (!v || !(json_is_null(v) || (json_is_string(v) && !json_string_value(v)[0])))
+                continue;
+            if (i >= 2) {
+                *ret = send_error_extra(c->conn, 400, "invalid", "this field cannot be emptied",
+                                        keys[i], NULL, NULL);
+                return -1;
+            }
+            *(i == 0 ? &m->strength : &m->form) = "";
+        }
+    }
     return 0;
 }
 
@@ -374,6 +399,7 @@ static enum MHD_Result medicines_post(struct ctx *c, json_t *obj)
                                 "code", NULL, NULL);
     if (rc != MK_OK)
         return send_store_error(c->conn, rc);
+    publish(c, "stock", json_incref(out));
     return send_json(c->conn, 201, out);
 }
 
@@ -395,14 +421,23 @@ static enum MHD_Result medicine_patch(struct ctx *c, const char *id, json_t *obj
 
 static enum MHD_Result send_out_of_stock(struct ctx *c, json_t *medicine)
 {
-    char msg[300];
-    snprintf(msg, sizeof msg, "not enough %s %s: %lld %s left",
-             json_string_value(json_object_get(medicine, "name")),
-             json_string_value(json_object_get(medicine, "strength"))
-                 ? json_string_value(json_object_get(medicine, "strength"))
-                 : "",
-             (long long)json_integer_value(json_object_get(medicine, "stock")),
-             json_string_value(json_object_get(medicine, "unit")));
+    char msg[400];
+    const char *strength = json_string_value(json_object_get(medicine, "strength"));
+    const char *unit = json_string_value(json_object_get(medicine, "unit"));
+    json_t *needed = json_object_get(medicine, "needed");
+    if (!medicine)
+        snprintf(msg, sizeof msg, "not enough stock");
+    else if (needed)
+        snprintf(msg, sizeof msg, "not enough %s%s%s: %lld %s needed, %lld left",
+                 json_string_value(json_object_get(medicine, "name")), strength ? " " : "",
+                 strength ? strength : "", (long long)json_integer_value(needed), unit ? unit : "",
+                 (long long)json_integer_value(json_object_get(medicine, "stock")));
+    else
+        snprintf(msg, sizeof msg, "not enough %s%s%s: %lld %s left",
+                 json_string_value(json_object_get(medicine, "name")), strength ? " " : "",
+                 strength ? strength : "",
+                 (long long)json_integer_value(json_object_get(medicine, "stock")),
+                 unit ? unit : "");
     return send_error_extra(c->conn, 409, "out_of_stock", msg, NULL, "medicine", medicine);
 }
 

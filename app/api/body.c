@@ -313,12 +313,15 @@ int body_campaign(json_t *obj, struct campaign_in *c, struct body_err *err)
             return fail(err, "invalid", fields[i].key, "%s is longer than 300 bytes",
                         fields[i].key);
     }
-    struct date d;
-    if (c->start_date && (strlen(c->start_date) != 10 || date_parse(c->start_date, &d) != MK_OK))
+    struct date d; /* "" is no date (and clears one in an update) */
+    if (c->start_date && c->start_date[0] &&
+        (strlen(c->start_date) != 10 || date_parse(c->start_date, &d) != MK_OK))
         return fail(err, "invalid", "start_date", "start_date must be a date YYYY-MM-DD");
-    if (c->end_date && (strlen(c->end_date) != 10 || date_parse(c->end_date, &d) != MK_OK))
+    if (c->end_date && c->end_date[0] &&
+        (strlen(c->end_date) != 10 || date_parse(c->end_date, &d) != MK_OK))
         return fail(err, "invalid", "end_date", "end_date must be a date YYYY-MM-DD");
-    if (c->start_date && c->end_date && strcmp(c->start_date, c->end_date) > 0)
+    if (c->start_date && c->end_date && c->start_date[0] && c->end_date[0] &&
+        strcmp(c->start_date, c->end_date) > 0)
         return fail(err, "invalid", "end_date", "end_date is before start_date");
     return MK_OK;
 }

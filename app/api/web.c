@@ -138,6 +138,45 @@ static enum MHD_Result plain(struct MHD_Connection *conn, unsigned status, const
     return ret;
 }
 
+/* Opens path under dirfd one component at a time, following no symbolic link anywhere and
+ * never blocking (a FIFO would hold the server's one thread). -1 when it is not a regular
+ * file reached that way. */
+static int open_beneath(int dirfd, const char *path)
+{
+    char part[201];
+    int fd = dirfd;
+    for (const char *p = path;;) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        if (n == 0 || n >= sizeof part) {
+            fd = -1;
+            break;
+        }
+        memcpy(part, p, n);
+        part[n] = '\0';
+        int next = openat(
+            fd, part, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | (slash ? O_DIRECTORY : 0));
+        if (fd != dirfd)
+            close(fd);
+        fd = next;
+        if (fd < 0 || !slash)
+            break;
+        p = slash + 1;
+    }
+    struct stat sb;
+    if (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* An If-None-Match that names etag: one of a list, weak or strong (a weak comparison). */
+static int etag_matches(const char *inm, const char *etag)
+{
+    return inm && (strstr(inm, etag) != NULL || strcmp(inm, "*") == 0);
+}
+
 enum MHD_Result web_serve(struct web *w, struct MHD_Connection *conn, const char *method,
                           const char *url)
 {
@@ -149,9 +188,9 @@ enum MHD_Result web_serve(struct web *w, struct MHD_Connection *conn, const char
     const char *type = content_type(path);
     if (!path_ok(path) || !type)
         return plain(conn, 404, "404 no such page\n");
-    int fd = openat(w->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = open_beneath(w->dirfd, path);
     struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fd < 0 || fstat(fd, &sb) != 0) {
         if (fd >= 0)
             close(fd);
         return plain(conn, 404, "404 no such page\n");
@@ -162,7 +201,7 @@ enum MHD_Result web_serve(struct web *w, struct MHD_Connection *conn, const char
     const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
     struct MHD_Response *r;
     unsigned status = 200;
-    if (inm && strcmp(inm, etag) == 0) {
+    if (etag_matches(inm, etag)) {
         close(fd);
         r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         status = 304;

@@ -142,7 +142,7 @@ json_t *review_dashboard(const struct screen_rules *rules, const json_t *visits,
     static const char *const groups[] = {"0-4", "5-17", "18-39", "40-59", "60+", "unknown"};
     json_t *seen = json_object(), *by_sex = json_pack("{s:i, s:i}", "male", 0, "female", 0);
     json_t *by_age = json_object(), *by_eth = json_object(), *flags = json_object(),
-           *levels = json_object(), *conditions = json_object(), *dest = json_object(),
+           *conditions = json_object(), *dest = json_object(),
            *urg = json_pack("{s:i, s:i, s:i}", "routine", 0, "soon", 0, "urgent", 0);
     json_int_t nvisits = 0, referred = 0, arrived = 0, flagged = 0, urgent_visits = 0;
     for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
@@ -174,8 +174,10 @@ json_t *review_dashboard(const struct screen_rules *rules, const json_t *visits,
             const char *level = str(f, "level");
             if (!strcmp(level, "info"))
                 continue; /* worth knowing, not a flag raised */
-            bump(flags, str(f, "rule"));
-            json_object_set(levels, str(f, "rule"), json_object_get(f, "level"));
+            /* by rule and level: one raised BP (repeat) is not two (flag) */
+            char key[80];
+            snprintf(key, sizeof key, "%s|%s", str(f, "rule"), level);
+            bump(flags, key);
             any = 1;
             urgent |= !strcmp(level, "urgent");
         }
@@ -214,7 +216,15 @@ json_t *review_dashboard(const struct screen_rules *rules, const json_t *visits,
     }
     json_t *fl = ranked(flags, "rule");
     json_array_foreach(fl, i, v)
-        json_object_set(v, "level", json_object_get(levels, str(v, "rule")));
+    {
+        char key[80];
+        snprintf(key, sizeof key, "%s", str(v, "rule"));
+        char *bar = strchr(key, '|');
+        if (bar)
+            *bar++ = '\0';
+        json_object_set_new(v, "level", json_string(bar ? bar : ""));
+        json_object_set_new(v, "rule", json_string(key));
+    }
     json_t *cond = ranked(conditions, "code");
     json_array_foreach(cond, i, v)
     {
@@ -242,7 +252,6 @@ json_t *review_dashboard(const struct screen_rules *rules, const json_t *visits,
     json_decref(by_age);
     json_decref(by_eth);
     json_decref(flags);
-    json_decref(levels);
     json_decref(conditions);
     json_decref(dest);
     return out;

@@ -34,10 +34,11 @@ bool print_kind_valid(const char *kind)
                     !strcmp(kind, "slip") || !strcmp(kind, "test"));
 }
 
-#define SLIP_TEXT 200
+#define SLIP_TEXT          400 /* a 300-byte label, its code and "(đã biết)" */
+#define SLIP_MAX_DIAGNOSES 4
 
-/* The doctor's findings (ICD-10 code and its Vietnamese name, or the doctor's words) after the
- * readings, as many as there is room for. Returns the new count. */
+/* The doctor's findings (ICD-10 code and its Vietnamese name, or the doctor's words), first and
+ * at most SLIP_MAX_DIAGNOSES of them, so that the readings keep room. Returns the new count. */
 static int diagnoses(json_t *list, int n, char text[SLIP_MAX_FINDINGS][SLIP_TEXT],
                      const char *out[SLIP_MAX_FINDINGS])
 {
@@ -45,7 +46,7 @@ static int diagnoses(json_t *list, int n, char text[SLIP_MAX_FINDINGS][SLIP_TEXT
     json_t *f;
     json_array_foreach(list, i, f)
     {
-        if (n >= SLIP_MAX_FINDINGS)
+        if (n >= SLIP_MAX_DIAGNOSES)
             break;
         const char *code = str(f, "code"), *label = str(f, "label");
         const char *vi = json_string_value(json_object_get(json_object_get(f, "name"), "vi"));
@@ -64,10 +65,9 @@ static int diagnoses(json_t *list, int n, char text[SLIP_MAX_FINDINGS][SLIP_TEXT
 
 /* The findings of a visit: the last reading of each kind, in the order of obs_kinds. The
  * strings live in text[][]. */
-static int findings(json_t *observations, char text[SLIP_MAX_FINDINGS][SLIP_TEXT],
+static int findings(json_t *observations, int n, char text[SLIP_MAX_FINDINGS][SLIP_TEXT],
                     const char *out[SLIP_MAX_FINDINGS])
 {
-    int n = 0;
     for (size_t k = 0; k < obs_kinds_count && n < SLIP_MAX_FINDINGS; k++) {
         const struct obs_kind *kind = &obs_kinds[k];
         json_t *last = NULL, *o;
@@ -147,8 +147,8 @@ static int slip_layout(struct store *st, const struct print_req *r, const struct
         .doctor = r->doctor,
         .when = when,
     };
-    s.nfindings = findings(json_object_get(visit, "observations"), text, s.findings);
-    s.nfindings = diagnoses(json_object_get(visit, "findings"), s.nfindings, text, s.findings);
+    s.nfindings = diagnoses(json_object_get(visit, "findings"), 0, text, s.findings);
+    s.nfindings = findings(json_object_get(visit, "observations"), s.nfindings, text, s.findings);
     snprintf(patient_id, 64, "%s", str(pat, "id"));
     snprintf(visit_id, 64, "%s", str(visit, "id"));
     int lrc = layout_slip(&s, p, font, out);

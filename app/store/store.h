@@ -83,9 +83,12 @@ bool store_pin_valid(const char *pin);
  * deleting one (a logout) are audited in the same transaction; a->staff_id is the staff
  * member whose session it is. */
 int store_session_create(struct store *st, const struct actor *a, int ttl_seconds, char token[65]);
-/* MK_EAUTH for an unknown or expired token, or one not used for idle_seconds (each use that
- * comes a minute or more after the last one noted is noted). */
+/* MK_EAUTH for an unknown or expired token, or one not used for idle_seconds. A use is noted
+ * at most once a minute (idle_seconds / 4 for short idle times), and a session ends only that
+ * much after idle_seconds: never early. */
 int store_session_get(struct store *st, const char *token, int idle_seconds, json_t **staff);
+/* The same check without noting a use (an open event stream is not a use). 0 or MK_EAUTH. */
+int store_session_valid(struct store *st, const char *token, int idle_seconds);
 int store_session_delete(struct store *st, const struct actor *a, const char *token);
 
 /* Patients. Registration checks duplicates in the same transaction as the insert:

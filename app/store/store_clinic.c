@@ -537,17 +537,19 @@ int store_medicine_update(struct store *st, const struct actor *a, const char *i
     if (rc != MK_OK)
         return rc;
     rc = store_medicine_get(st, id, NULL, &before);
-    sqlite3_stmt *s =
-        store_stmt(st, "UPDATE medicine SET name = coalesce(?1, name), "
-                       "strength = coalesce(?2, strength), form = coalesce(?3, form), "
-                       "unit = coalesce(?4, unit), active = coalesce(?5, active) "
-                       "WHERE id = ?6");
+    sqlite3_stmt *s = store_stmt(st, "UPDATE medicine SET name = coalesce(?1, name), "
+                                     "strength = nullif(coalesce(?2, strength), ''), "
+                                     "form = nullif(coalesce(?3, form), ''), "
+                                     "unit = coalesce(?4, unit), active = coalesce(?5, active) "
+                                     "WHERE id = ?6");
     if (rc == MK_OK && !s)
         rc = MK_EDB;
     if (rc == MK_OK) {
         store_bind_opt(s, 1, m->name);
-        store_bind_opt(s, 2, m->strength);
-        store_bind_opt(s, 3, m->form);
+        if (m->strength) /* "" clears */
+            sqlite3_bind_text(s, 2, m->strength, -1, SQLITE_TRANSIENT);
+        if (m->form)
+            sqlite3_bind_text(s, 3, m->form, -1, SQLITE_TRANSIENT);
         store_bind_opt(s, 4, m->unit);
         if (active >= 0)
             sqlite3_bind_int(s, 5, active);
@@ -765,6 +767,34 @@ int store_dispense(struct store *st, const struct actor *a, const char *visit_id
             }
         }
     }
+    /* Enough of every medicine for all the items? Checked before anything is written, so that
+     * the answer names the stock as it is (the guard in stock_move() stays). */
+    json_t *need = json_object();
+    json_array_foreach(todo, i, x)
+    {
+        const char *mid = json_string_value(json_object_get(json_object_get(x, "medicine"), "id"));
+        json_int_t q = json_integer_value(json_object_get(x, "quantity"));
+        json_object_set_new(need, mid,
+                            json_integer(json_integer_value(json_object_get(need, mid)) + q));
+    }
+    const char *mid_key;
+    json_t *qty;
+    json_object_foreach(need, mid_key, qty)
+    {
+        if (rc != MK_OK)
+            break;
+        json_t *med = NULL;
+        rc = store_medicine_get(st, mid_key, NULL, &med);
+        if (rc == MK_OK &&
+            json_integer_value(json_object_get(med, "stock")) < json_integer_value(qty)) {
+            json_object_set(med, "needed", qty);
+            *problem = med;
+            rc = MK_ERANGE;
+        } else {
+            json_decref(med);
+        }
+    }
+    json_decref(need);
     sqlite3_stmt *u = store_stmt(st, "UPDATE prescription SET state = 'dispensed', done_at = ?, "
                                      "done_by = ? WHERE id = ? AND state = 'prescribed'");
     if (rc == MK_OK && !u)
@@ -789,11 +819,7 @@ int store_dispense(struct store *st, const struct actor *a, const char *visit_id
         if (rc == MK_OK) {
             rc = stock_move(st, a, mid, -(int)json_integer_value(json_object_get(x, "quantity")),
                             "dispense", xid, NULL);
-            if (rc == MK_ERANGE) { /* not enough: what there is, for the message */
-                json_t *med = NULL;
-                if (store_medicine_get(st, mid, NULL, &med) == MK_OK)
-                    *problem = med;
-            }
+            /* MK_ERANGE here cannot happen after the check above (one writer at a time) */
         }
         json_t *after = NULL;
         if (rc == MK_OK)
@@ -848,17 +874,18 @@ int store_queue_call(struct store *st, const struct actor *a, const char *statio
     json_t *made = NULL, *station_row = NULL;
     rc = row_by_id(st, "SELECT name FROM station WHERE name = ?", station, &station_row);
     json_decref(station_row);
-    /* The number to call. Next: the lowest of today's numbers above the last one this station
-     * called (a recall does not move it on). */
+    /* The number to call. Next: the lowest of today's numbers this station has not called yet,
+     * so a number called out of turn (someone urgent) is not called again, and the numbers
+     * before it are not skipped. */
     sqlite3_stmt *s = NULL;
     if (rc == MK_OK) {
         switch (mode) {
         case QUEUE_NEXT:
-            s = store_stmt(st, "SELECT id, queue_number FROM visit WHERE campaign_id = ?1 AND "
-                               "day = ?2 AND queue_number > coalesce((SELECT max(queue_number) "
-                               "FROM queue_call WHERE station = ?3 AND day = ?2 AND NOT recall "
-                               "AND visit_id IN (SELECT id FROM visit WHERE campaign_id = ?1)), 0) "
-                               "ORDER BY queue_number LIMIT 1");
+            s = store_stmt(st, "SELECT v.id, v.queue_number FROM visit v WHERE v.campaign_id = ?1 "
+                               "AND v.day = ?2 AND NOT EXISTS (SELECT 1 FROM queue_call q WHERE "
+                               "q.station = ?3 AND q.day = ?2 AND q.queue_number = "
+                               "v.queue_number AND q.visit_id = v.id) "
+                               "ORDER BY v.queue_number LIMIT 1");
             break;
         case QUEUE_RECALL:
             s = store_stmt(st, "SELECT visit_id, queue_number FROM queue_call WHERE station = ?3 "
@@ -929,10 +956,9 @@ int store_queue_status(struct store *st, const char *campaign_id, json_t **out)
     util_today(today);
     sqlite3_stmt *s = store_stmt(
         st, "SELECT s.name, s.role, q.queue_number AS serving, q.called_at, "
-            "(SELECT count(*) FROM visit v WHERE v.campaign_id = ?1 AND v.day = ?2 AND "
-            "v.queue_number > coalesce((SELECT max(queue_number) FROM queue_call x WHERE "
-            "x.station = s.name AND x.day = ?2 AND NOT x.recall AND x.visit_id IN "
-            "(SELECT id FROM visit WHERE campaign_id = ?1)), 0)) AS waiting "
+            "(SELECT count(*) FROM visit v WHERE v.campaign_id = ?1 AND v.day = ?2 AND NOT "
+            "EXISTS (SELECT 1 FROM queue_call x WHERE x.station = s.name AND x.day = ?2 AND "
+            "x.queue_number = v.queue_number AND x.visit_id = v.id)) AS waiting "
             "FROM station s LEFT JOIN queue_call q ON q.rowid = (SELECT rowid FROM queue_call x "
             "WHERE x.station = s.name AND x.day = ?2 AND x.visit_id IN (SELECT id FROM visit "
             "WHERE campaign_id = ?1) ORDER BY x.called_at DESC, x.rowid DESC LIMIT 1) "

@@ -7,7 +7,7 @@
 
 #include <sqlite3.h>
 
-#define STMT_CACHE 128
+#define STMT_CACHE 512 /* distinct SQL texts: about 150 today; linear lookup by pointer */
 
 struct store {
     sqlite3 *db;

@@ -336,7 +336,15 @@ int store_session_create(struct store *st, const struct actor *a, int ttl_second
     return rc;
 }
 
-int store_session_get(struct store *st, const char *token, int idle_seconds, json_t **staff)
+/* The grace of idle checks: a use is noted at most once per NOTE_EVERY seconds (each note is an
+ * fsync on the SD card), so a session counts as idle only NOTE_EVERY after its last note. */
+static int note_every(int idle_seconds)
+{
+    return idle_seconds >= 240 ? 60 : idle_seconds / 4;
+}
+
+static int session_lookup(struct store *st, const char *token, int idle_seconds, bool touch,
+                          json_t **staff)
 {
     char hash[65];
     if (strlen(token) != 64)
@@ -350,18 +358,18 @@ int store_session_get(struct store *st, const char *token, int idle_seconds, jso
     if (!s)
         return MK_EDB;
     sqlite3_int64 now = (sqlite3_int64)time(NULL);
+    int every = note_every(idle_seconds);
     sqlite3_bind_text(s, 1, hash, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, now);
-    sqlite3_bind_int(s, 3, idle_seconds);
-    int rc = store_one_row(st, s, staff);
+    sqlite3_bind_int(s, 3, idle_seconds + every);
+    json_t *row = NULL;
+    int rc = store_one_row(st, s, &row);
     if (rc == MK_ENOTFOUND)
         return MK_EAUTH;
     if (rc != MK_OK)
         return rc;
-    /* Inactivity is counted in minutes: one write a minute at most, not one per request
-     * (each is an fsync on the SD card). Not audited: logins and logouts are. */
-    json_t *seen = json_object_get(*staff, "last_seen");
-    if (json_integer_value(seen) + 60 <= now) {
+    /* Not audited: logins and logouts are. */
+    if (touch && json_integer_value(json_object_get(row, "last_seen")) + every <= now) {
         sqlite3_stmt *u = store_stmt(st, "UPDATE session SET last_seen = ? WHERE token_hash = ?");
         if (u) {
             sqlite3_bind_int64(u, 1, now);
@@ -371,8 +379,22 @@ int store_session_get(struct store *st, const char *token, int idle_seconds, jso
             sqlite3_reset(u);
         }
     }
-    json_object_del(*staff, "last_seen");
+    json_object_del(row, "last_seen");
+    if (staff)
+        *staff = row;
+    else
+        json_decref(row);
     return MK_OK;
+}
+
+int store_session_get(struct store *st, const char *token, int idle_seconds, json_t **staff)
+{
+    return session_lookup(st, token, idle_seconds, true, staff);
+}
+
+int store_session_valid(struct store *st, const char *token, int idle_seconds)
+{
+    return session_lookup(st, token, idle_seconds, false, NULL);
 }
 
 int store_session_delete(struct store *st, const struct actor *a, const char *token)

@@ -40,7 +40,8 @@ def obs(suite, c, vid, body, role="nurse", status=201):
 
 def run_all(suite):
     for flow in (flow_flags, flow_findings, flow_referrals, flow_medicines, flow_dispense,
-                 flow_concurrent_dispense, flow_queue, flow_dashboard, flow_sessions):
+                 flow_concurrent_dispense, flow_queue, flow_dashboard, flow_sessions,
+                 flow_web_files):
         flow(suite)
 
 
@@ -289,6 +290,10 @@ def flow_medicines(suite):
         r = patch(suite, path, {"strength": "10 mg"})
         c.expect(r.status == 200 and r.json["strength"] == "10 mg" and r.json["stock"] == 50,
                  r.describe(200))
+        r = patch(suite, path, {"form": ""})
+        c.expect(r.status == 200 and r.json["form"] is None and r.json["strength"] == "10 mg",
+                 "form cleared: " + r.describe(200))
+        c.status(patch(suite, path, {"name": ""}), 400, "invalid", "name")
         c.status(suite.client.request("PATCH", path, {"name": "y"},
                                       token=suite.token("pharmacist")), 403)
     with tap.case("stock: received and corrected by the pharmacist; never below zero") as c:
@@ -360,11 +365,20 @@ def flow_dispense(suite):
         r = post(suite, "/api/v1/visits/%s/dispense" % v["id"], {}, "pharmacist")
         c.expect(r.status == 409 and r.error_code() == "out_of_stock" and
                  r.json.get("medicine", {}).get("code") == "TST-E2" and
-                 "5" in r.json["error"]["message"], r.describe(300))
+                 r.json["medicine"].get("stock") == 5 and r.json["medicine"].get("needed") == 6
+                 and "6 viên needed, 5 left" in r.json["error"]["message"], r.describe(300))
+        # two items of one medicine: together more than there is, each alone not
+        x3 = prescribe(suite, c, v["id"], "TST-E1", 90)
+        r = post(suite, "/api/v1/visits/%s/dispense" % v["id"], {"items": [x1["id"], x3["id"]]},
+                 "pharmacist")
+        c.expect(r.status == 409 and r.json.get("medicine", {}).get("stock") == 100 and
+                 r.json["medicine"].get("needed") == 110, "the stock as it is: " + r.describe(300))
+        c.status(delete(suite, "/api/v1/prescriptions/" + x3["id"], "doctor"), 200)
         c.expect(stock_of(suite, a["id"]) == 100 and stock_of(suite, b["id"]) == 5,
                  "nothing dispensed")
         states = {x["id"]: x["state"] for x in visit(suite, c, v["id"])["prescriptions"]}
-        c.expect(states == {x1["id"]: "prescribed", x2["id"]: "prescribed"}, "%r" % states)
+        c.expect(states == {x1["id"]: "prescribed", x2["id"]: "prescribed",
+                           x3["id"]: "cancelled"}, "%r" % states)
         r = delete(suite, "/api/v1/prescriptions/" + x2["id"], "doctor")
         c.expect(r.status == 200 and r.json["state"] == "cancelled", r.describe(200))
         r = post(suite, "/api/v1/visits/%s/dispense" % v["id"], {}, "pharmacist")
@@ -464,7 +478,7 @@ def flow_queue(suite):
         r = get(suite, "/api/v1/visits", "nurse")
         c.require_status(r, 200)
         numbers = sorted(v["queue_number"] for v in r.json["visits"])
-        c.require(len(numbers) >= 3, "need visits today: %r" % numbers)
+        c.require(len(numbers) >= 5, "need visits today: %r" % numbers)
         r = post(suite, "/api/v1/stations/pharmacy/call", {"recall": True}, "pharmacist")
         c.status(r, 409, "queue_empty")
         r = post(suite, "/api/v1/stations/pharmacy/call", {}, "pharmacist")
@@ -476,17 +490,21 @@ def flow_queue(suite):
         r = post(suite, "/api/v1/stations/pharmacy/call", {"recall": True}, "pharmacist")
         c.expect(r.status == 200 and r.json["queue_number"] == numbers[1] and r.json["recall"],
                  r.describe(200))
-        r = post(suite, "/api/v1/stations/pharmacy/call", {"queue_number": numbers[0]},
+        # someone urgent: number 4 out of turn; next then goes on with 3, and skips 4
+        r = post(suite, "/api/v1/stations/pharmacy/call", {"queue_number": numbers[3]},
                  "registrar")
-        c.expect(r.status == 200 and r.json["queue_number"] == numbers[0], r.describe(200))
+        c.expect(r.status == 200 and r.json["queue_number"] == numbers[3], r.describe(200))
         r = post(suite, "/api/v1/stations/pharmacy/call", {}, "pharmacist")
         c.expect(r.status == 200 and r.json["queue_number"] == numbers[2],
-                 "a number called out of turn does not move next back: " + r.describe(200))
+                 "the numbers before one called out of turn still come: " + r.describe(200))
+        r = post(suite, "/api/v1/stations/pharmacy/call", {}, "pharmacist")
+        c.expect(r.status == 200 and r.json["queue_number"] == numbers[4],
+                 "a number called out of turn is not called again: " + r.describe(200))
         r = get(suite, "/api/v1/queue", "registrar")
         c.require_status(r, 200)
         ph = [s for s in r.json["stations"] if s["name"] == "pharmacy"][0]
-        c.expect(ph["serving"] == numbers[2] and r.json["last_number"] == numbers[-1] and
-                 ph["waiting"] == len([n for n in numbers if n > numbers[2]]), "%r" % r.json)
+        c.expect(ph["serving"] == numbers[4] and r.json["last_number"] == numbers[-1] and
+                 ph["waiting"] == len(numbers) - 5, "%r" % r.json)
         for body, status in (({"next": True, "recall": True}, 400),
                              ({"queue_number": 0}, 400),
                              ({"queue_number": 99999}, 409)):
@@ -556,14 +574,31 @@ def flow_sessions(suite):
         c.expect(r.json.get("idle_timeout") == 1800, "idle_timeout %r" % r.json.get("idle_timeout"))
         idle, busy = r.json["token"], login(suite, ROLE_PINS["nurse"])
         c.status(suite.client.request("GET", "/api/v1/me", token=idle), 200)
-        # 31 minutes pass for one of them (the table keeps the token's BLAKE2b hash only).
+        # 32 minutes pass for one of them (30 and the minute a use may go unnoted) (the table keeps the token's BLAKE2b hash only).
         harness.sqlite(suite.db, "PRAGMA busy_timeout = 5000; UPDATE session SET last_seen = "
-                       "unixepoch() - 31 * 60 WHERE token_hash = %s" % harness.sql_quote(
+                       "unixepoch() - 32 * 60 WHERE token_hash = %s" % harness.sql_quote(
                            hashlib.blake2b(idle.encode(), digest_size=32).hexdigest()))
         r = suite.client.request("GET", "/api/v1/me", token=idle)
         c.status(r, 401, "unauthorized")
         c.status(suite.client.request("GET", "/api/v1/me", token=busy), 200)
         c.status(suite.client.request("GET", "/api/v1/me", token=suite.token("nurse")), 200)
+    with tap.case("an open event stream ends when its login does; the stream is not a use") as c:
+        import time
+        from devices import Events
+        tok = login(suite, ROLE_PINS["nurse"])
+        stream = Events(suite.daemon.port, tok)
+        c.require(stream.status == 200, "stream %d" % stream.status)
+        time.sleep(2.2)
+        other = Events(suite.daemon.port, suite.token("registrar"))
+        c.status(suite.client.request("POST", "/api/v1/logout", token=tok), 204)
+        # an event wakes both streams: the logged-out one ends, the other goes on
+        post(suite, "/api/v1/stations/registration/call", {"queue_number": 1}, "registrar")
+        c.expect(other.wait(lambda e: e[1] == "call", 5), "the other stream got no call event")
+        c.expect(stream.wait(lambda e: e[1] == "call", 1) is None,
+                 "the logged-out stream still gets events")
+        c.expect(other.thread.is_alive(), "the other stream ended")
+        stream.close()
+        other.close()
     with tap.case("a deactivated staff member is logged out at once; back to work needs a new "
                   "PIN") as c:
         r = post(suite, "/api/v1/staff", {"name": "Vũ Thị Thu", "role": "nurse", "pin": "70707"},
@@ -597,10 +632,66 @@ def flow_sessions(suite):
         c.expect(r.status == 200 and r.json["village"] == "Thôn Tả Van Mông" and
                  r.json["end_date"] == "2099-12-31" and r.json["code"] == "DEMO-TAVAN",
                  r.describe(200))
-        r = patch(suite, "/api/v1/campaigns/DEMO-TAVAN", {"village": ""})
-        c.expect(r.status == 200 and r.json["village"] is None, r.describe(200))
+        r = patch(suite, "/api/v1/campaigns/DEMO-TAVAN", {"village": "", "end_date": ""})
+        c.expect(r.status == 200 and r.json["village"] is None and r.json["end_date"] is None,
+                 r.describe(200))
         c.status(patch(suite, "/api/v1/campaigns/DEMO-TAVAN", {"code": "X"}), 400, field="code")
         c.status(patch(suite, "/api/v1/campaigns/DEMO-TAVAN", {"end_date": "2000-01-01"}), 400)
         c.status(patch(suite, "/api/v1/campaigns/NOPE", {"name": "x"}), 404)
         c.status(suite.client.request("PATCH", "/api/v1/campaigns/DEMO-TAVAN", {"name": "x"},
                                       token=suite.token("doctor")), 403)
+
+
+def flow_web_files(suite):
+    """The UI's files: served from the web directory with an ETag and the security headers;
+    nothing outside it, nothing through a symbolic link, no FIFO (it would hold the server's
+    one thread), no hidden file; the real app/web's index is what `/` serves by default."""
+    import os
+    from harness import Daemon
+    with suite.tap.case("web files: app/web at /, ETag and 304, CSP; no way out of the "
+                        "directory") as c:
+        page = Client(suite.daemon.port, keep_log=False)  # not JSON: out of the API's checks
+        r = page.request("GET", "/")
+        c.require_status(r, 200)
+        body = r.body.decode("utf-8", "replace") if isinstance(r.body, bytes) else str(r.body)
+        c.expect("<html" in body.lower() and "text/html" in (r.header("Content-Type") or ""),
+                 "index: %s" % body[:200])
+        csp = r.header("Content-Security-Policy") or ""
+        c.expect("default-src 'self'" in csp and "script-src 'self'" in csp, "CSP %r" % csp)
+        etag = r.header("ETag")
+        c.require(etag, "no ETag")
+        r = page.request("GET", "/", headers={"If-None-Match": "W/" + etag})
+        c.expect(r.status == 304, "If-None-Match: %d" % r.status)
+        r = page.request("GET", "/status")
+        c.expect(r.status == 200 and "text/html" in (r.header("Content-Type") or ""),
+                 "status page %d" % r.status)
+        web = os.path.join(suite.tmp, "web")
+        os.makedirs(os.path.join(web, "js"), exist_ok=True)
+        secret = os.path.join(suite.tmp, "outside")
+        os.makedirs(secret, exist_ok=True)
+        with open(os.path.join(secret, "key.js"), "w") as f:
+            f.write("SECRET")
+        with open(os.path.join(web, "index.html"), "w") as f:
+            f.write("<!doctype html><title>t</title>")
+        with open(os.path.join(web, "js", "a.js"), "w") as f:
+            f.write("export const a = 1;")
+        with open(os.path.join(web, ".hidden.js"), "w") as f:
+            f.write("SECRET")
+        os.symlink(secret, os.path.join(web, "lnk"))
+        os.symlink(os.path.join(secret, "key.js"), os.path.join(web, "js", "b.js"))
+        os.mkfifo(os.path.join(web, "pipe.js"))
+        d = Daemon(suite.build_dir, os.path.join(suite.tmp, "webdata"), demo=False,
+                   log_path=os.path.join(suite.tmp, "web.log"), extra=("--web", web))
+        d.start()
+        try:
+            cl = Client(d.port, keep_log=False)
+            c.status(cl.request("GET", "/js/a.js"), 200)
+            for path in ("/lnk/key.js", "/js/b.js", "/pipe.js", "/.hidden.js", "/js/%2e%2e/x.js",
+                         "/x/../../outside/key.js", "/js//a.js", "/js/a.exe"):
+                r = cl.request("GET", path)
+                c.expect(r.status == 404 and b"SECRET" not in (r.body or b""),
+                         "%s: %d" % (path, r.status))
+            c.status(cl.request("POST", "/js/a.js", {}), 405)
+            c.status(cl.request("GET", "/api/v1/health"), 200)
+        finally:
+            d.terminate()

@@ -168,6 +168,26 @@ static void dashboard_counts(void **state)
     free(text);
     json_decref(want);
     json_decref(d);
+    /* one raised BP asks for a repeat, two are a flag: counted apart */
+    json_t *bp = load("[{\"day\":\"2026-11-22\",\"patient\":{\"code\":\"C\",\"sex\":\"male\","
+                      "\"birth_year\":1960},\"observations\":[{\"code\":\"bp\",\"values\":"
+                      "{\"systolic\":150,\"diastolic\":95}}]},"
+                      "{\"day\":\"2026-11-22\",\"patient\":{\"code\":\"D\",\"sex\":\"male\","
+                      "\"birth_year\":1960},\"observations\":[{\"code\":\"bp\",\"values\":"
+                      "{\"systolic\":150,\"diastolic\":95}},{\"code\":\"bp\",\"values\":"
+                      "{\"systolic\":152,\"diastolic\":97}}]},"
+                      "{\"day\":\"2026-11-22\",\"patient\":{\"code\":\"E\",\"sex\":\"male\","
+                      "\"birth_year\":1960},\"observations\":[{\"code\":\"bp\",\"values\":"
+                      "{\"systolic\":145,\"diastolic\":92}}]}]");
+    json_t *none0 = json_array();
+    d = review_dashboard(&rules, bp, none0);
+    json_t *want_flags = load("[{\"rule\":\"bp.raised\",\"count\":2,\"level\":\"repeat\"},"
+                              "{\"rule\":\"bp.raised\",\"count\":1,\"level\":\"flag\"}]");
+    assert_true(json_equal(json_object_get(d, "flags"), want_flags));
+    json_decref(want_flags);
+    json_decref(d);
+    json_decref(bp);
+    json_decref(none0);
     /* nothing: zeros, empty lists */
     json_t *none = json_array();
     d = review_dashboard(&rules, none, none);
