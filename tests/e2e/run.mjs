@@ -557,7 +557,7 @@ test('setup (lead): add a staff member with a PIN, who can then log in; deactiva
 
 const SCREENS = ['home', 'register', 'vitals', 'doctor', 'pharmacy', 'queue', 'dashboard', 'setup'];
 for (const [label, vp] of [['360', PHONE], ['1280', LAPTOP]])
-  test('every screen at ' + vp.width + 'x' + vp.height + ': drawn, no horizontal scroll, targets >= 44 px, screenshot', async () => {
+  test('every screen at ' + vp.width + 'x' + vp.height + ': drawn, no horizontal scroll, no null/undefined text, targets >= 44 px, screenshot', async () => {
     if (state.code) await nurseApi.post('/stations/vitals/current', { patient: state.code }, 200);
     if (state.code) await nurseApi.post('/stations/pharmacy/current', { patient: state.code }, 200);
     const page = await newPage(vp);
@@ -581,9 +581,11 @@ for (const [label, vp] of [['360', PHONE], ['1280', LAPTOP]])
           const r = (el.type === 'checkbox' && el.closest('label') ? el.closest('label') : el).getBoundingClientRect();
           if (r.width && r.height && r.height < 43.5 && !el.closest('svg')) small.push(el.tagName + '.' + el.className + ' ' + Math.round(r.height));
         }
-        return { sw: de.scrollWidth, cw: de.clientWidth, small };
+        const words = (document.querySelector('main').innerText.match(/\b(null|undefined|NaN)\b|\[object/g) || []);
+        return { sw: de.scrollWidth, cw: de.clientWidth, small, words };
       });
       if (m.sw > m.cw) bad.push(s + ': scrollWidth ' + m.sw + ' > ' + m.cw);
+      if (m.words.length) bad.push(s + ': shows ' + m.words.join(', '));
       if (m.small.length) bad.push(s + ': small targets ' + m.small.slice(0, 3).join(', '));
       await page.screenshot({ path: path.join(shots, s + '-' + label + '.png'), fullPage: true });
     }

@@ -2,7 +2,7 @@
 import * as api from './api.js';
 import * as i18n from './i18n.js';
 import { t } from './i18n.js';
-import { h, clear, toast, button, errText } from './ui.js';
+import { h, clear, fill, toast, button, errText } from './ui.js';
 import * as events from './events.js';
 
 const ALL = ['registrar', 'nurse', 'doctor', 'pharmacist', 'lead'];
@@ -198,7 +198,7 @@ function reauth() {
   if (reauthing) return reauthing;
   const box = document.getElementById('overlay');
   reauthing = new Promise((resolve) => {
-    clear(box).append(h('div', { class: 'dialog', role: 'dialog', 'aria-modal': 'true', 'data-testid': 'relogin' },
+    fill(box, h('div', { class: 'dialog', role: 'dialog', 'aria-modal': 'true', 'data-testid': 'relogin' },
       h('h2', null, t('login.expired_title')),
       pinPad(async () => {
         box.hidden = true;

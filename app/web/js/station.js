@@ -2,7 +2,7 @@
 // the scan field (USB scanner typing into it or into the page, or the phone's camera).
 import * as api from './api.js';
 import { t } from './i18n.js';
-import { h, clear, toast, button, errText } from './ui.js';
+import { h, clear, fill, toast, button, errText } from './ui.js';
 import { onScan, scanField, cameraButton } from './scanner.js';
 import * as events from './events.js';
 
@@ -89,7 +89,7 @@ export async function stationPanel(opts) {
     }),
     events.on('scan', (s) => {
       if (s.station === name && !s.accepted && s.device) {
-        clear(msg).append(h('p', { class: 'banner warn', role: 'alert' }, t('station.scan_refused') + ': ' + s.reason));
+        fill(msg, h('p', { class: 'banner warn', role: 'alert' }, t('station.scan_refused') + ': ' + s.reason));
       }
     }),
     events.on('call', (c) => {

@@ -34,6 +34,13 @@ export function clear(el) {
   return el;
 }
 
+// Empties el and puts the kids in (null and false are left out, not written as text).
+export function fill(el, ...kids) {
+  clear(el);
+  for (const c of kids.flat(4)) if (c != null && c !== false) el.append(c);
+  return el;
+}
+
 export function toast(text, kind = 'info', ms = 4000) {
   const box = document.getElementById('toasts');
   const el = h('div', { class: 'toast ' + kind, role: kind === 'error' ? 'alert' : null }, text);

@@ -2,7 +2,7 @@
 // medicines, today or the whole campaign. Bar charts are SVG built here; the page prints.
 import * as api from '../api.js';
 import { t, lang, has } from '../i18n.js';
-import { h, s, clear, button, errText } from '../ui.js';
+import { h, s, clear, fill, button, errText } from '../ui.js';
 
 // A bar chart: rows [{label, value}], each label above its bar (long names stay readable on a phone).
 export function barChart(title, rows, id) {
@@ -44,7 +44,7 @@ export async function render(root, ctx) {
   const urg = ref.by_urgency || {};
   const nRef = (urg.routine || 0) + (urg.soon || 0) + (urg.urgent || 0);
   const stat = (key, n, id) => h('div', { class: 'stat' }, h('b', { 'data-testid': 'stat-' + id }, String(n != null ? n : 0)), t(key));
-  clear(out).append(
+  fill(out, 
     h('p', null, (d.campaign && d.campaign.name) || '', d.day ? ' · ' + d.day : '', ' · ', scope === 'today' ? t('dash.today') : t('dash.campaign')),
     h('div', { class: 'stats' }, stat('dash.residents', d.residents, 'residents'), stat('dash.visits', d.visits, 'visits'),
       stat('dash.referrals', nRef, 'referrals'), stat('dash.arrived', ref.arrived, 'arrived')),

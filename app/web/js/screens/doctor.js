@@ -2,7 +2,7 @@
 // advice, prescriptions, referral with its printed slip.
 import * as api from '../api.js';
 import { t, lang } from '../i18n.js';
-import { h, clear, button, errText, flagList, vitalsGrid, patientCard, levelRank, toast, time } from '../ui.js';
+import { h, clear, fill, button, errText, flagList, vitalsGrid, patientCard, levelRank, toast, time } from '../ui.js';
 import { bindDraft } from '../draft.js';
 import { stationPanel } from '../station.js';
 import { printLines } from '../app.js';
@@ -22,7 +22,7 @@ export async function render(root) {
     try {
       const r = await api.get('/visits?day=today');
       const vs = r.visits.slice().sort((a, b) => levelRank(a.flag) - levelRank(b.flag) || a.queue_number - b.queue_number);
-      clear(listBox).append(...vs.map((v) => h('li', null, h('button', {
+      fill(listBox, ...vs.map((v) => h('li', null, h('button', {
         type: 'button', class: 'pick' + (visit && visit.id === v.id ? ' on' : ''), 'data-visit': v.id, 'data-queue': v.queue_number,
         onclick: () => open(v.id),
       }, h('span', { class: 'qn-s' }, String(v.queue_number)),
@@ -31,7 +31,7 @@ export async function render(root) {
       v.referral ? h('span', { class: 'lvl' }, t('doctor.referred')) : null))));
       if (!vs.length) listBox.append(h('li', { class: 'muted' }, t('doctor.none_today')));
     } catch (e) {
-      clear(listBox).append(h('li', { class: 'banner error' }, errText(e)));
+      fill(listBox, h('li', { class: 'banner error' }, errText(e)));
     }
   }
 
@@ -42,7 +42,7 @@ export async function render(root) {
       draw(v);
       for (const b of listBox.querySelectorAll('.pick')) b.classList.toggle('on', b.dataset.visit === id);
     } catch (e) {
-      clear(body).append(h('p', { class: 'banner error' }, errText(e)));
+      fill(body, h('p', { class: 'banner error' }, errText(e)));
     }
   }
   const reload = () => visit && open(visit.id).then(loadList);
@@ -51,16 +51,16 @@ export async function render(root) {
     const history = h('div', { 'data-testid': 'history' }, h('p', { class: 'muted' }, '…'));
     api.get('/patients/' + encodeURIComponent(v.patient.code)).then((p) => {
       const earlier = (p.visits || []).filter((x) => x.id !== v.id);
-      clear(history).append(earlier.length
+      fill(history, earlier.length
         ? h('ul', { class: 'list' }, earlier.map((x) => h('li', { class: 'pick' }, x.day + ' · #' + x.queue_number +
           (x.observations ? ' · ' + t('doctor.n_readings', { n: x.observations.length || x.observations }) : ''))))
         : h('p', { class: 'muted' }, t('doctor.no_history')));
-    }).catch((e) => clear(history).append(h('p', { class: 'muted' }, errText(e))));
+    }).catch((e) => fill(history, h('p', { class: 'muted' }, errText(e))));
 
     const form = h('form', { autocomplete: 'off', 'data-testid': 'doctor-form' });
     form.addEventListener('submit', (ev) => ev.preventDefault());
     form.append(findingsPart(v), advicePart(v), rxPart(v), referralPart(v));
-    clear(body).append(patientCard(v), flagList(v.flags, lang),
+    fill(body, patientCard(v), flagList(v.flags, lang),
       v.symptoms && v.symptoms.length ? h('p', null, h('strong', null, t('vitals.symptoms') + ': '), v.symptoms.map((k) => t('sym.' + k)).join(', ')) : null,
       h('h2', null, t('vitals.readings')), vitalsGrid(v.observations),
       h('h2', null, t('doctor.history')), history, form);
@@ -80,10 +80,10 @@ export async function render(root) {
       if (!s) return clear(results);
       try {
         const r = await api.get('/conditions?q=' + encodeURIComponent(s) + '&limit=8');
-        clear(results).append(...r.conditions.map((c) => button(c.code + ' — ' + (c[lang] || c.vi), () => add(c.code), 'pick', { 'data-code': c.code })));
+        fill(results, ...r.conditions.map((c) => button(c.code + ' — ' + (c[lang] || c.vi), () => add(c.code), 'pick', { 'data-code': c.code })));
         if (!r.conditions.length) results.append(h('p', { class: 'muted' }, t('doctor.icd_none')));
       } catch (e) {
-        clear(results).append(h('p', { class: 'muted' }, errText(e)));
+        fill(results, h('p', { class: 'muted' }, errText(e)));
       }
     };
     q.addEventListener('input', () => {

@@ -1,7 +1,7 @@
 // Pharmacy: scan -> the visit's prescriptions -> Dispense; the campaign's stock, receiving stock.
 import * as api from '../api.js';
 import { t } from '../i18n.js';
-import { h, clear, button, errText, patientCard, toast } from '../ui.js';
+import { h, clear, fill, button, errText, patientCard, toast } from '../ui.js';
 import { stationPanel } from '../station.js';
 import * as events from '../events.js';
 
@@ -16,13 +16,13 @@ export async function render(root) {
     try {
       medicines = (await api.get('/medicines')).medicines || [];
     } catch (e) {
-      clear(stockBox).append(h('p', { class: 'banner error' }, errText(e)));
+      fill(stockBox, h('p', { class: 'banner error' }, errText(e)));
       return;
     }
     const med = h('select', { 'data-testid': 'recv-med', 'aria-label': t('doctor.medicine') }, medicines.map((m) => h('option', { value: m.id }, m.name + ' ' + (m.strength || ''))));
     const qty = h('input', { inputmode: 'numeric', 'data-testid': 'recv-qty', 'aria-label': t('pharm.receive_qty') });
     const err = h('p', { class: 'ferr' });
-    clear(stockBox).append(h('div', { class: 'tbl-wrap' }, h('table', null,
+    fill(stockBox, h('div', { class: 'tbl-wrap' }, h('table', null,
       h('thead', null, h('tr', null, h('th', null, t('doctor.medicine')), h('th', { class: 'n' }, t('pharm.stock')), h('th', { class: 'n' }, t('pharm.dispensed')))),
       h('tbody', null, medicines.map((m) => h('tr', { 'data-med': m.code },
         h('td', null, m.name + ' ' + (m.strength || ''), m.active === false || m.active === 0 ? ' (' + t('common.inactive') + ')' : ''),
@@ -52,7 +52,7 @@ export async function render(root) {
     try {
       visit = await api.get('/visits/' + encodeURIComponent(id));
     } catch (e) {
-      clear(body).append(h('p', { class: 'banner error' }, errText(e)));
+      fill(body, h('p', { class: 'banner error' }, errText(e)));
       return;
     }
     draw();
@@ -62,7 +62,7 @@ export async function render(root) {
     const v = visit;
     const items = (v.prescriptions || []).filter((p) => p.state !== 'cancelled');
     const todo = items.filter((p) => p.state === 'prescribed');
-    clear(body).append(patientCard(v),
+    fill(body, patientCard(v),
       h('h2', null, t('doctor.prescriptions')),
       items.length ? h('div', { class: 'tbl-wrap' }, h('table', { 'data-testid': 'rx-table' },
         h('thead', null, h('tr', null, h('th', null, t('doctor.medicine')), h('th', { class: 'n' }, t('doctor.quantity')), h('th', null, t('doctor.dosage')), h('th', null, t('pharm.state')), h('th', { class: 'n' }, t('pharm.stock')))),

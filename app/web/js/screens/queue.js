@@ -1,7 +1,7 @@
 // Queue screen for a TV or tablet: "now serving" per station, live from `call` events. No names.
 import * as api from '../api.js';
 import { t } from '../i18n.js';
-import { h, clear, errText } from '../ui.js';
+import { h, clear, fill, errText } from '../ui.js';
 import { stationLabel } from '../station.js';
 import * as events from '../events.js';
 
@@ -29,7 +29,7 @@ export async function render(root) {
         board.append(box);
       }
     } catch (e) {
-      clear(board).append(h('p', { class: 'banner error' }, errText(e)));
+      fill(board, h('p', { class: 'banner error' }, errText(e)));
     }
   }
   root.append(h('h1', null, t('queue.title')), board);

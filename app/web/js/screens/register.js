@@ -2,7 +2,7 @@
 // shown while typing, save -> wristband + queue ticket printed, queue number shown big.
 import * as api from '../api.js';
 import { t } from '../i18n.js';
-import { h, clear, button, errText, sexText, toast } from '../ui.js';
+import { h, clear, fill, button, errText, sexText, toast } from '../ui.js';
 import { bindDraft, fieldsOf } from '../draft.js';
 import { scanField } from '../scanner.js';
 import { onScan } from '../scanner.js';
@@ -170,7 +170,7 @@ export async function render(root) {
         out.append(h('p', { class: 'banner error' }, errText(e)));
       }
     };
-    clear(result).append(h('div', { class: 'card', 'data-testid': 'existing' },
+    fill(result, h('div', { class: 'card', 'data-testid': 'existing' },
       h('h2', null, title),
       h('p', null, h('strong', { 'data-testid': 'existing-name' }, p.name), ' · ', sexText(p.sex), ' · ', p.birth_date || p.birth_year),
       h('p', null, [p.ethnicity_name, p.village, p.commune].filter(Boolean).join(' · ')),

@@ -1,7 +1,7 @@
 // Setup (lead): campaign, staff and PINs, medicines and stock, printers, station devices, devices.
 import * as api from '../api.js';
 import { t } from '../i18n.js';
-import { h, clear, button, errText, toast } from '../ui.js';
+import { h, clear, fill, button, errText, toast } from '../ui.js';
 import { stationLabel } from '../station.js';
 
 const ROLES = ['registrar', 'nurse', 'doctor', 'pharmacist', 'lead'];
@@ -26,11 +26,11 @@ const table = (heads, rows) => h('div', { class: 'tbl-wrap stack' }, h('table', 
 async function campaignPart(box) {
   const r = await api.get('/campaigns');
   const c = (r.campaigns || []).find((x) => x.code === r.current);
-  if (!c) return clear(box).append(h('p', { class: 'banner warn' }, t('setup.no_campaign')));
+  if (!c) return fill(box, h('p', { class: 'banner warn' }, t('setup.no_campaign')));
   const keys = ['name', 'province', 'district', 'commune', 'village', 'start_date', 'end_date', 'hospital'];
   const f = {};
   for (const k of keys) f[k] = inp({ name: 'c_' + k, value: c[k] || '', type: k.endsWith('_date') ? 'date' : 'text', 'data-testid': 'c-' + k });
-  clear(box).append(h('p', null, h('strong', null, c.code)),
+  fill(box, h('p', null, h('strong', null, c.code)),
     h('div', { class: 'grid' }, keys.map((k) => fld(t('setup.c_' + k), f[k]))),
     h('div', { class: 'actions' }, button(t('common.save'), () => {
       const body = {};
@@ -44,7 +44,7 @@ async function staffPart(box) {
   const name = inp({ 'data-testid': 's-name' }), pin = inp({ inputmode: 'numeric', 'data-testid': 's-pin' });
   const role = h('select', { 'data-testid': 's-role' }, ROLES.map((x) => h('option', { value: x }, t('role.' + x))));
   const reload = () => staffPart(box);
-  clear(box).append(table([t('setup.name'), t('setup.role'), t('setup.state'), ''], r.staff.map((s) => {
+  fill(box, table([t('setup.name'), t('setup.role'), t('setup.state'), ''], r.staff.map((s) => {
     const newPin = inp({ inputmode: 'numeric', placeholder: t('setup.new_pin'), 'aria-label': t('setup.new_pin') });
     const active = s.active === true || s.active === 1;
     return h('tr', { 'data-staff': s.id }, h('td', null, s.name), h('td', null, t('role.' + s.role)), h('td', null, active ? t('common.active') : t('common.inactive')),
@@ -69,7 +69,7 @@ async function medicinesPart(box) {
   const reload = () => medicinesPart(box);
   const f = {};
   for (const k of ['code', 'name', 'strength', 'form', 'unit', 'stock']) f[k] = inp({ 'data-testid': 'm-' + k, inputmode: k === 'stock' ? 'numeric' : null });
-  clear(box).append(table([t('setup.m_code'), t('setup.m_name'), t('pharm.stock'), t('pharm.dispensed'), ''], (r.medicines || []).map((m) => {
+  fill(box, table([t('setup.m_code'), t('setup.m_name'), t('pharm.stock'), t('pharm.dispensed'), ''], (r.medicines || []).map((m) => {
     const chg = inp({ inputmode: 'numeric', placeholder: '±', 'aria-label': t('setup.adjust') });
     const active = m.active !== false && m.active !== 0;
     return h('tr', { 'data-med': m.code }, h('td', null, m.code), h('td', null, m.name + ' ' + (m.strength || '') + ' ' + (m.form || '')),
@@ -95,7 +95,7 @@ async function printersPart(box) {
   const r = await api.get('/printers');
   const reload = () => printersPart(box);
   const f = { name: inp({}), profile: inp({ placeholder: 'escpos-58' }), uri: inp({ placeholder: 'usb:' }), kinds: inp({ placeholder: 'ticket,wristband,slip' }) };
-  clear(box).append(table([t('setup.p_name'), t('setup.p_state'), t('setup.p_kinds'), ''], r.printers.map((p) =>
+  fill(box, table([t('setup.p_name'), t('setup.p_state'), t('setup.p_kinds'), ''], r.printers.map((p) =>
     h('tr', { 'data-printer': p.name }, h('td', null, p.name, h('br'), h('small', { class: 'muted' }, p.model || p.profile)),
       h('td', null, t('pstate.' + p.state) + (p.last_error ? ' — ' + p.last_error : '') + (p.queued ? ' · ' + t('setup.queued', { n: p.queued }) : '')),
       h('td', null, p.kinds),
@@ -111,7 +111,7 @@ async function printersPart(box) {
 async function stationsPart(box) {
   const [st, dv] = await Promise.all([api.get('/stations'), api.get('/devices')]);
   const reload = () => stationsPart(box);
-  clear(box).append(table([t('station.pick'), t('setup.devices'), ''], st.stations.map((s) => {
+  fill(box, table([t('station.pick'), t('setup.devices'), ''], st.stations.map((s) => {
     const d = inp({ value: s.devices || '', 'aria-label': t('setup.devices'), 'data-testid': 'st-' + s.name });
     return h('tr', null, h('td', null, stationLabel(s), s.is_default ? ' (' + t('setup.default') + ')' : ''), h('td', null, d),
       h('td', null, button(t('common.save'), () => act('PATCH', '/stations/' + s.name, { devices: d.value.trim() }, reload), 'btn small')));
@@ -132,7 +132,7 @@ export async function render(root) {
     try {
       await fn(box);
     } catch (e) {
-      clear(box).append(h('p', { class: 'banner error' }, errText(e)));
+      fill(box, h('p', { class: 'banner error' }, errText(e)));
     }
   }));
 }

@@ -2,7 +2,7 @@
 // hand (checked against the plausible ranges first), symptoms, flags.
 import * as api from '../api.js';
 import { t, lang } from '../i18n.js';
-import { h, clear, button, errText, flagList, vitalsGrid, patientCard, toast } from '../ui.js';
+import { h, clear, fill, button, errText, flagList, vitalsGrid, patientCard, toast } from '../ui.js';
 import { bindDraft } from '../draft.js';
 import { stationPanel } from '../station.js';
 import * as events from '../events.js';
@@ -61,7 +61,7 @@ export async function render(root) {
     try {
       v = await api.get('/visits/' + encodeURIComponent(id));
     } catch (e) {
-      clear(body).append(h('p', { class: 'banner error' }, errText(e)));
+      fill(body, h('p', { class: 'banner error' }, errText(e)));
       return;
     }
     visit = v;
@@ -73,8 +73,8 @@ export async function render(root) {
       const v = await api.get('/visits/' + encodeURIComponent(visit.id));
       if (!visit || v.id !== visit.id) return;
       visit = v;
-      clear(parts.flags).append(flagList(v.flags, lang));
-      clear(parts.grid).append(vitalsGrid(v.observations));
+      fill(parts.flags, flagList(v.flags, lang));
+      fill(parts.grid, vitalsGrid(v.observations));
     } catch (e) {
       console.error(e);
     }
@@ -90,7 +90,7 @@ export async function render(root) {
       flags: h('div', null, flagList(v.flags, lang)),
       grid: h('div', { 'data-testid': 'vitals' }, vitalsGrid(v.observations)),
     };
-    clear(body).append(patientCard(v), parts.flags, h('h2', null, t('vitals.readings')), parts.grid, manualForm(v), symptomsForm(v),
+    fill(body, patientCard(v), parts.flags, h('h2', null, t('vitals.readings')), parts.grid, manualForm(v), symptomsForm(v),
       h('div', { class: 'actions' }, button(t('vitals.done'), done, 'btn primary', { 'data-testid': 'done' })));
   }
 
@@ -189,7 +189,7 @@ export async function render(root) {
       toast(errText(e), 'error');
     }
     visit = null;
-    clear(body).append(h('p', { class: 'muted', 'data-testid': 'waiting' }, t('vitals.scan_next')));
+    fill(body, h('p', { class: 'muted', 'data-testid': 'waiting' }, t('vitals.scan_next')));
     panel.focus();
   }
 
