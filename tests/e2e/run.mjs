@@ -490,6 +490,27 @@ test('registration by hand: a likely duplicate is shown, "this is a new person" 
   await page.closeAll();
 });
 
+test('registration: a printer problem is shown, and the resident is registered all the same', async () => {
+  await lead.call('PATCH', '/printers/band', { enabled: false });
+  try {
+    const page = await newPage();
+    await login(page, daemon.base, PINS.registrar, '#/register');
+    await waitReady(page, 'register');
+    await page.fill('[data-testid=f-name]', 'Lò Thị Pằng');
+    await page.selectOption('[data-testid=f-sex]', 'female');
+    await page.fill('[data-testid=f-birth]', '1975');
+    await page.click('[data-testid=f-consent]');
+    await page.click('[data-testid=save]');
+    await waitText(page, '[data-testid=queue-number]', (x) => /^\d+$/.test(x));
+    await page.waitForSelector('[data-testid=prints] li.err[data-kind=wristband]');
+    await page.waitForSelector('[data-testid=prints] li[data-kind=ticket][data-state=done]', { timeout: 15000 });
+    eq((await lead.get('/patients?q=' + encodeURIComponent('Lò Thị Pằng'))).results.length, 1, 'registered');
+    await page.closeAll();
+  } finally {
+    await lead.call('PATCH', '/printers/band', { enabled: true });
+  }
+});
+
 test('pharmacy: not enough stock says so clearly and changes nothing', async () => {
   const low = await lead.post('/medicines', { code: 'E2E-LOW', name: 'Metformin', strength: '500 mg', form: 'viên', unit: 'viên', stock: 2 });
   const pat = takePatient();
