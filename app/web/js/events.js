@@ -5,6 +5,7 @@ const subs = new Map();
 let es = null;
 let broken = false;
 let retry = null;
+let wait = 1500;
 const TYPES = ['scan', 'reading', 'device', 'station', 'call', 'print', 'stock'];
 
 function emit(type, data) {
@@ -21,6 +22,7 @@ export function start() {
   if (es) return;
   es = new EventSource('/api/v1/events');
   es.onopen = () => {
+    wait = 1500;
     if (broken) emit('reconnect', {});
     broken = false;
     document.documentElement.dataset.live = '1';
@@ -29,10 +31,12 @@ export function start() {
     broken = true;
     document.documentElement.dataset.live = '0';
     if (es.readyState === EventSource.CLOSED) {
-      // The browser gave up (session ended or the kit went away): start again later.
+      // The browser gave up (the login ended, or the kit went away): start again later, less
+      // often the longer it lasts; a new login restarts the stream at once.
       es = null;
       clearTimeout(retry);
-      retry = setTimeout(start, 3000);
+      wait = Math.min(wait * 2, 30000);
+      retry = setTimeout(start, wait);
     }
   };
   for (const type of TYPES)
