@@ -29,10 +29,22 @@
 
 /* ---- responses ---- */
 
+/* The request being answered (one HTTP thread answers them one at a time): a write with an
+ * Idempotency-Key has its answer kept as it is sent. */
+static struct ctx *answering;
+
 /* Sends text (stolen); header/value add one more header (Set-Cookie, Allow, Retry-After). */
 static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, char *text,
                                  const char *type, const char *header, const char *value)
 {
+    struct ctx *c = answering;
+    /* Kept: what a resend must get again. Not kept: a refused login (401), a wait (429), a
+     * failure of the kit (5xx): those may go otherwise the next time. */
+    if (c && c->conn == conn && c->idem_key && c->actor.staff_id && status < 500 && status != 401 &&
+        status != 429 &&
+        store_request_key_put(c->api->st, c->idem_key, c->actor.staff_id, c->method, c->url,
+                              (int)status, text) != MK_OK)
+        LOG(LOG_WARN, "cannot keep the answer to a request key (the disk may be full)");
     struct MHD_Response *r =
         MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     if (!r) {
@@ -1465,6 +1477,66 @@ static enum MHD_Result route(struct ctx *c)
 
 /* ---- libmicrohttpd glue ---- */
 
+static bool request_key_ok(const char *k)
+{
+    size_t n = strlen(k);
+    if (n < 16 || n > 64)
+        return false;
+    for (; *k; k++)
+        if (!((*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') || (*k >= '0' && *k <= '9') ||
+              *k == '-' || *k == '_'))
+            return false;
+    return true;
+}
+
+/* A write with an Idempotency-Key: the answer of its first time again (1, *ret) when the key
+ * was seen, by the same staff member for the same method and path; else 0, and the key is
+ * noted so that the answer is kept as it goes out. */
+static int replay_or_mark(struct ctx *c, enum MHD_Result *ret)
+{
+    const char *key = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "Idempotency-Key");
+    if (!key)
+        return 0;
+    if (!request_key_ok(key)) {
+        *ret = send_error_extra(c->conn, 400, "invalid",
+                                "Idempotency-Key must be 16-64 of A-Z a-z 0-9 - _",
+                                "Idempotency-Key", NULL, NULL);
+        return 1;
+    }
+    json_t *prev = NULL;
+    int rc = store_request_key_get(c->api->st, key, &prev);
+    if (rc == MK_ENOTFOUND) {
+        c->idem_key = key;
+        return 0;
+    }
+    if (rc != MK_OK) {
+        *ret = send_store_error(c->conn, rc);
+        return 1;
+    }
+    if (require(c, 0, ret) != 0) { /* the login must still be good */
+        json_decref(prev);
+        return 1;
+    }
+    const char *staff = json_string_value(json_object_get(prev, "staff_id"));
+    if (strcmp(staff, c->actor.staff_id) != 0 ||
+        strcmp(json_string_value(json_object_get(prev, "method")), c->method) != 0 ||
+        strcmp(json_string_value(json_object_get(prev, "path")), c->url) != 0) {
+        *ret = send_error(c->conn, 409, "conflict",
+                          "this Idempotency-Key was used for another request: make a new one");
+        json_decref(prev);
+        return 1;
+    }
+    char *body = strdup(json_string_value(json_object_get(prev, "body")));
+    unsigned status = (unsigned)json_integer_value(json_object_get(prev, "status"));
+    json_decref(prev);
+    if (!body)
+        return *ret = MHD_NO, 1;
+    LOG(LOG_INFO, "request key %.8s…: the first answer again (%u)", key, status);
+    *ret = send_text(c->conn, status, body, "application/json; charset=utf-8",
+                     "Idempotent-Replayed", "true");
+    return 1;
+}
+
 static void split_path(struct ctx *c, char *path)
 {
     c->nseg = 0;
@@ -1533,7 +1605,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     if (!path)
         return MHD_NO;
     split_path(&c, path);
-    enum MHD_Result ret = route(&c);
+    c.url = url;
+    enum MHD_Result ret;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+        replay_or_mark(&c, &ret) != 0) {
+        json_decref(c.staff);
+        free(path);
+        return ret;
+    }
+    answering = &c;
+    ret = route(&c);
+    answering = NULL;
     json_decref(c.staff);
     free(path);
     return ret;

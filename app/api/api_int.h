@@ -46,6 +46,8 @@ struct ctx {
     json_t *staff; /* after authentication */
     char actor_label[64];
     struct actor actor;
+    const char *url;      /* the path as asked, for request keys */
+    const char *idem_key; /* Idempotency-Key of a write seen for the first time, or NULL */
 };
 
 /* Responses. Each queues the response and returns MHD's result; bodies are stolen. */

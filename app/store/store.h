@@ -89,6 +89,13 @@ int store_session_create(struct store *st, const struct actor *a, int ttl_second
 int store_session_get(struct store *st, const char *token, int idle_seconds, json_t **staff);
 /* The same check without noting a use (an open event stream is not a use). 0 or MK_EAUTH. */
 int store_session_valid(struct store *st, const char *token, int idle_seconds);
+
+/* The answer to a request that carried an Idempotency-Key (a day is kept): {staff_id, method,
+ * path, status, body}. MK_ENOTFOUND. Not audited: the request's own change is. */
+int store_request_key_get(struct store *st, const char *key, json_t **out);
+/* Keeps an answer (the first one for a key stays). */
+int store_request_key_put(struct store *st, const char *key, const char *staff_id,
+                          const char *method, const char *path, int status, const char *body);
 int store_session_delete(struct store *st, const struct actor *a, const char *token);
 
 /* Patients. Registration checks duplicates in the same transaction as the insert:

@@ -565,3 +565,48 @@ int store_staff_update(struct store *st, const struct actor *a, const char *id, 
     *out = after;
     return MK_OK;
 }
+
+/* ---- request keys (app/sql/005_request_keys.sql) ---- */
+
+int store_request_key_get(struct store *st, const char *key, json_t **out)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT staff_id, method, path, status, body FROM "
+                                     "request_key WHERE key = ? AND created_at >= ?");
+    if (!s)
+        return MK_EDB;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL) - 86400);
+    return store_one_row(st, s, out);
+}
+
+int store_request_key_put(struct store *st, const char *key, const char *staff_id,
+                          const char *method, const char *path, int status, const char *body)
+{
+    sqlite3_stmt *s = store_stmt(st, "INSERT OR IGNORE INTO request_key(key, staff_id, method, "
+                                     "path, status, body, created_at) VALUES (?,?,?,?,?,?,?)");
+    sqlite3_stmt *d = store_stmt(st, "DELETE FROM request_key WHERE created_at < ?");
+    if (!s || !d)
+        return MK_EDB;
+    int rc = store_begin(st);
+    if (rc != MK_OK)
+        return rc;
+    sqlite3_int64 now = (sqlite3_int64)time(NULL);
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, staff_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, method, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, path, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 5, status);
+    sqlite3_bind_text(s, 6, body, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 7, now);
+    rc = store_err(st, sqlite3_step(s), "request key");
+    sqlite3_reset(s);
+    if (rc == MK_OK) { /* a day's keys are kept: older ones go as new ones come */
+        sqlite3_bind_int64(d, 1, now - 86400);
+        rc = store_err(st, sqlite3_step(d), "old request keys");
+        sqlite3_reset(d);
+    }
+    if (rc == MK_OK)
+        rc = store_commit(st);
+    store_rollback(st);
+    return rc;
+}

@@ -41,7 +41,7 @@ def obs(suite, c, vid, body, role="nurse", status=201):
 def run_all(suite):
     for flow in (flow_flags, flow_findings, flow_referrals, flow_medicines, flow_dispense,
                  flow_concurrent_dispense, flow_queue, flow_dashboard, flow_sessions,
-                 flow_web_files):
+                 flow_web_files, flow_request_keys):
         flow(suite)
 
 
@@ -695,3 +695,50 @@ def flow_web_files(suite):
             c.status(cl.request("GET", "/api/v1/health"), 200)
         finally:
             d.terminate()
+
+
+def flow_request_keys(suite):
+    tap = suite.tap
+    with tap.case("Idempotency-Key: a write sent again gets its first answer, and is not done "
+                  "twice") as c:
+        p, v = adult_visit(suite, c)
+        path = "/api/v1/visits/%s/observations" % v["id"]
+        key = "k-" + "%030x" % suite.rng.getrandbits(120)
+        body = {"code": "weight", "value": 58.5}
+        first = suite.client.request("POST", path, body, token=suite.token("nurse"),
+                                     headers={"Idempotency-Key": key})
+        c.require_status(first, 201)
+        again = suite.client.request("POST", path, body, token=suite.token("nurse"),
+                                     headers={"Idempotency-Key": key})
+        c.expect(again.status == 201 and again.json.get("id") == first.json["id"] and
+                 again.header("Idempotent-Replayed") == "true", again.describe(200))
+        obs_ids = [o["id"] for o in visit(suite, c, v["id"])["observations"]]
+        c.expect(obs_ids == [first.json["id"]], "stored once: %r" % obs_ids)
+        # the same key for another request, or by someone else: refused
+        r = suite.client.request("POST", "/api/v1/visits/%s/findings" % v["id"],
+                                 {"code": "I10"}, token=suite.token("doctor"),
+                                 headers={"Idempotency-Key": key})
+        c.status(r, 409, "conflict")
+        r = suite.client.request("POST", path, body, token=suite.token("doctor"),
+                                 headers={"Idempotency-Key": key})
+        c.status(r, 409, "conflict")
+        for bad in ("short", "x" * 65, "has space in it!!!"):
+            r = suite.client.request("POST", path, body, token=suite.token("nurse"),
+                                     headers={"Idempotency-Key": bad})
+            c.status(r, 400, "invalid", "Idempotency-Key")
+        # an error answer is kept too: the same 409 again, the stock still once
+        m = medicine(suite, c, "TST-KEY", 10)
+        x = prescribe(suite, c, v["id"], "TST-KEY", 4)
+        key2 = "k-" + "%030x" % suite.rng.getrandbits(120)
+        answers = [suite.client.request("POST", "/api/v1/visits/%s/dispense" % v["id"], {},
+                                        token=suite.token("pharmacist"),
+                                        headers={"Idempotency-Key": key2}) for _ in range(3)]
+        c.expect([a.status for a in answers] == [200, 200, 200] and
+                 all(a.json == answers[0].json for a in answers), "answers %r"
+                 % [a.status for a in answers])
+        c.expect(stock_of(suite, m["id"]) == 6, "dispensed once: stock %r" % stock_of(suite,
+                                                                                    m["id"]))
+        c.expect(x["id"] in [y["id"] for y in answers[0].json.get("dispensed", [])], "the item")
+        # without a login, nothing is replayed
+        r = suite.client.request("POST", path, body, headers={"Idempotency-Key": key})
+        c.status(r, 401, "unauthorized")

@@ -468,6 +468,30 @@ test('dropped Wi-Fi: a reading that cannot be sent stays queued ("not sent yet")
   await page.closeAll();
 });
 
+test('answer lost: the kit stored a reading but the phone never heard; the resend (same Idempotency-Key) stores nothing twice', async () => {
+  const pat = takePatient();
+  const page = await vitalsWith(PINS.nurse, pat.code);
+  const visitId = (await nurseApi.get('/stations/vitals')).current.visit;
+  let lost = 0;
+  // The first try reaches the kit, and its answer is dropped on the way back.
+  await page.route('**/api/v1/visits/*/observations', async (r) => {
+    if (lost++ === 0) {
+      await r.fetch();
+      await r.abort('connectionreset');
+    } else {
+      await r.continue();
+    }
+  });
+  await page.fill('[data-testid=in-waist]', '87');
+  await page.click('[data-testid=save-readings]');
+  await page.waitForSelector('#outbox', { state: 'hidden', timeout: 15000 });
+  ok(lost >= 2, 'sent again after the lost answer: ' + lost + ' tries');
+  const v = await nurseApi.get('/visits/' + visitId);
+  eq(v.observations.filter((o) => o.code === 'waist').length, 1, 'waist stored once');
+  await page.unroute('**/api/v1/visits/*/observations');
+  await page.closeAll();
+});
+
 test('registration by hand: a likely duplicate is shown, "this is a new person" saves a second record', async () => {
   const page = await newPage(PHONE);
   await login(page, daemon.base, PINS.registrar, '#/register');

@@ -33,8 +33,10 @@ function notify() {
   for (const fn of listeners) fn(outbox.length, offline);
 }
 
-async function raw(method, path, body) {
+async function raw(method, path, body, key) {
   const opts = { method, credentials: 'same-origin', headers: {} };
+  // A write sent again after its answer was lost gets that answer back: never done twice.
+  if (key) opts.headers['Idempotency-Key'] = key;
   if (body !== undefined) {
     opts.headers['Content-Type'] = 'application/json';
     opts.body = JSON.stringify(body);
@@ -112,8 +114,32 @@ function saveBox() {
 // send('POST', '/visits/ID/observations', {...}, {label, onQueued}) -> Promise of the answer's
 // JSON; rejects with ApiError on a 4xx/5xx. onQueued() is called when the write could not be
 // sent and waits in the outbox.
+function newKey() {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+// Who is logged in on this browser (app.js keeps it): a write waits for the one who made it.
+function currentStaff() {
+  try {
+    const s = JSON.parse(localStorage.getItem('mokit.staff'));
+    return s && s.id;
+  } catch {
+    return null;
+  }
+}
+
 export function send(method, path, body, opts = {}) {
-  const e = { id: Date.now().toString(36) + Math.random().toString(36).slice(2, 8), method, path, body, label: opts.label || '' };
+  const e = {
+    id: Date.now().toString(36) + Math.random().toString(36).slice(2, 8),
+    key: newKey(),
+    staff: currentStaff(),
+    method,
+    path,
+    body,
+    label: opts.label || '',
+  };
   outbox.push(e);
   saveBox();
   return new Promise((resolve, reject) => {
@@ -135,9 +161,19 @@ export async function pump() {
   try {
     while (outbox.length) {
       const e = outbox[0];
+      // Made by someone else, who logged out before it went: it waits for them to log in again
+      // rather than go under another name.
+      if (e.staff && currentStaff() !== e.staff) {
+        timer = setTimeout(pump, RETRY_MS);
+        return;
+      }
+      if (!e.key) {
+        e.key = newKey(); // queued by an older page
+        saveBox();
+      }
       let r;
       try {
-        r = await raw(e.method, e.path, e.body);
+        r = await raw(e.method, e.path, e.body, e.key);
       } catch {
         offline = true;
         notify();
