@@ -269,7 +269,7 @@ test('journey 2/5 vitals: wristband scan, device readings arrive live, a manual 
   await page.closeAll();
 });
 
-test('journey 3/5 doctor: the visit from the list, findings (ICD-10, one removed), a prescription (one cancelled), advice, a referral with its slip printed', async () => {
+test('journey 3/5 doctor: the visit from the list, findings (ICD-10, one removed, one code off the list), a prescription (one cancelled), advice, a referral with its slip printed (one cancelled)', async () => {
   ok(state.visit, 'needs the registration test');
   const med = await lead.post('/medicines', { code: 'E2E-AML', name: 'Amlodipin', strength: '5 mg', form: 'viên', unit: 'viên', stock: 100 });
   ok(med && med.id, 'medicine created: ' + JSON.stringify(med));
@@ -288,6 +288,11 @@ test('journey 3/5 doctor: the visit from the list, findings (ICD-10, one removed
   await page.click('[data-testid=icd-results] [data-code="E11.9"]');
   await page.click('[data-finding="E11.9"] button.danger');
   await page.waitForSelector('[data-finding="E11.9"]', { state: 'detached' });
+  // A WHO code that the kit's list does not have: the doctor writes its name.
+  await page.fill('[data-testid=icd-q]', 'm79.1');
+  await page.fill('[data-testid=icd-label]', 'Đau cơ');
+  await page.click('[data-testid=icd-add-other]');
+  await page.waitForSelector('[data-finding="M79.1"]');
   // A prescription made by mistake is cancelled.
   await page.selectOption('[data-testid=rx-med]', med.id);
   await page.fill('[data-testid=rx-qty]', '5');
@@ -306,10 +311,17 @@ test('journey 3/5 doctor: the visit from the list, findings (ICD-10, one removed
   await page.selectOption('[data-testid=ref-urgency]', 'soon');
   await page.click('[data-testid=refer]');
   await page.waitForSelector('[data-testid=ref-result] li[data-kind=slip][data-state=done]', { timeout: 15000 });
+  // A referral made by mistake is cancelled (kept, printed and audited), and another made.
+  await page.fill('[data-testid=ref-to]', 'Trạm y tế xã');
+  await page.fill('[data-testid=ref-reason]', 'nhầm');
+  await page.click('[data-testid=refer]');
+  await page.waitForSelector('[data-ref][data-status=referred] >> nth=1');
+  await page.locator('[data-ref][data-status=referred]').nth(1).locator('[data-testid=ref-cancel]').click();
+  await page.waitForSelector('[data-ref][data-status=cancelled]');
   const v = await doctorApi.get('/visits/' + state.visit);
-  eq(v.findings.filter((f) => !f.removed_at).map((f) => f.code).join(), 'I10', 'findings stored');
+  eq(v.findings.filter((f) => !f.removed_at).map((f) => f.code + (f.label ? ':' + f.label : '')).join(), 'I10,M79.1:Đau cơ', 'findings stored');
   eq(v.prescriptions.map((p) => p.state + ':' + p.quantity).sort().join(), 'cancelled:5,prescribed:30', 'prescriptions');
-  eq(v.referrals.length, 1, 'one referral');
+  eq(v.referrals.map((r) => r.status).join(), 'referred,cancelled', 'one referral stands, one cancelled');
   eq(v.referrals[0].urgency, 'soon', 'urgency');
   eq(v.advice, 'Ăn nhạt, tái khám sau 1 tháng', 'advice');
   await page.screenshot({ path: path.join(shots, 'journey-doctor.png'), fullPage: true });

@@ -81,7 +81,19 @@ export async function render(root) {
       try {
         const r = await api.get('/conditions?q=' + encodeURIComponent(s) + '&limit=8');
         fill(results, ...r.conditions.map((c) => button(c.code + ' — ' + (c[lang] || c.vi), () => add(c.code), 'pick', { 'data-code': c.code })));
-        if (!r.conditions.length) results.append(h('p', { class: 'muted' }, t('doctor.icd_none')));
+        // A WHO ICD-10 code that the kit's list does not have: the doctor writes its name.
+        const code = s.toUpperCase();
+        if (/^[A-Z]\d\d(\.\d{1,2})?$/.test(code) && !r.conditions.some((c) => c.code === code)) {
+          const label = h('input', { name: 'f_label', 'data-testid': 'icd-label', 'aria-label': t('doctor.icd_label') });
+          results.append(h('div', { class: 'grid', 'data-testid': 'icd-other' },
+            h('label', { class: 'field wide' }, h('span', { class: 'lbl' }, t('doctor.icd_other', { code })), label),
+            button(t('doctor.icd_add', { code }), () => {
+              if (!label.value.trim()) return label.focus();
+              add(code, label.value.trim());
+            }, 'btn', { 'data-testid': 'icd-add-other' })));
+        } else if (!r.conditions.length) {
+          results.append(h('p', { class: 'muted' }, t('doctor.icd_none')));
+        }
       } catch (e) {
         fill(results, h('p', { class: 'muted' }, errText(e)));
       }
@@ -90,9 +102,10 @@ export async function render(root) {
       clearTimeout(timer);
       timer = setTimeout(search, 250);
     });
-    const add = async (code) => {
+    const add = async (code, label) => {
       try {
         const body = { code, known: known.checked };
+        if (label) body.label = label;
         if (note.value.trim()) body.note = note.value.trim();
         await api.send('POST', '/visits/' + encodeURIComponent(v.id) + '/findings', body, { label: t('doctor.findings') });
         q.value = note.value = '';
@@ -184,7 +197,17 @@ export async function render(root) {
     if (v.flags && v.flags.some((f) => f.level === 'urgent')) urg.value = 'urgent';
     const out = h('div', { 'data-testid': 'ref-result' }, lastSlip && lastSlip.visit === v.id ? printLines(lastSlip.results) : null);
     return h('section', { class: 'card', 'data-testid': 'referral' }, h('h2', null, t('doctor.referral')),
-      h('ul', { class: 'list' }, refs.map((r) => h('li', { class: 'pick', 'data-ref': r.id }, h('span', { class: 'grow' }, r.to + ' · ' + t('urg.' + r.urgency) + ' · ' + (r.reason || '') + ' · ' + t('refst.' + r.status) + ' ' + time(r.created_at))))),
+      h('ul', { class: 'list' }, refs.map((r) => h('li', { class: 'pick', 'data-ref': r.id, 'data-status': r.status },
+        h('span', { class: 'grow' }, r.to + ' · ' + t('urg.' + r.urgency) + ' · ' + (r.reason || '') + ' · ' + t('refst.' + r.status) + ' ' + time(r.created_at)),
+        // a referral made by mistake is cancelled, not deleted (it was printed and audited)
+        r.status === 'referred' ? button(t('doctor.ref_cancel'), async () => {
+          try {
+            await api.send('POST', '/referrals/' + encodeURIComponent(r.id) + '/status', { status: 'cancelled' }, { label: t('doctor.referral') });
+            reload();
+          } catch (e) {
+            toast(errText(e), 'error');
+          }
+        }, 'btn small danger', { 'data-testid': 'ref-cancel' }) : null))),
       h('datalist', { id: 'ref-dests' }, dests.map((d) => h('option', { value: d }))),
       h('div', { class: 'grid' }, h('label', { class: 'field wide' }, h('span', { class: 'lbl' }, t('doctor.ref_to')), to),
         h('label', { class: 'field wide' }, h('span', { class: 'lbl' }, t('doctor.ref_reason')), reason),
