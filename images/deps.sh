@@ -45,7 +45,21 @@ for p in $want; do
         status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
     [ "$status" = installed ] || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+# The browser tests' playwright-core needs Node.js 20 or later (Debian bookworm's own is 18).
+node_check() {
+    case " $* " in *" web "*) ;; *) return 0 ;; esac
+    local major
+    major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+    if [ "$major" -lt 20 ]; then
+        echo "deps.sh: the browser tests need Node.js 20 or later (playwright-core); this" \
+            "machine has $(node --version 2>/dev/null || echo none). Install Node.js 20+ first." >&2
+        exit 1
+    fi
+}
+if [ -z "$missing" ]; then
+    node_check "$@"
+    exit 0
+fi
 
 need_arm64=0
 case "$missing" in *:arm64*) need_arm64=1 ;; esac
@@ -67,3 +81,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+node_check "$@"
