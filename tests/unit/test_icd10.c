@@ -68,6 +68,12 @@ static void *search_in_thread(void *arg)
 static void concurrent_first_search(void **state)
 {
     (void)state;
+    /* qemu-user runs the arm64 build's tests, and its threads hang in this test on this
+     * machine (tests/run.sh says so): the native and sanitizer runs check it. */
+    if (getenv("MOKIT_TEST_EMULATED")) {
+        search_in_thread(NULL);
+        skip();
+    }
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
         assert_int_equal(pthread_create(&t[i], NULL, search_in_thread, NULL), 0);
