@@ -565,10 +565,15 @@ test('pharmacy: not enough stock says so clearly and changes nothing', async () 
   await page.closeAll();
 });
 
-test('queue screen: "Call next" at the vitals station shows the number live on the queue screen, no names', async () => {
+test('queue screen: "Call next" at the vitals station shows the number live on the queue screen, no names; a TV needs no login', async () => {
   const board = await newPage(LAPTOP);
   await login(board, daemon.base, PINS.lead, '#/queue');
   await waitReady(board, 'queue');
+  // A TV in the waiting room: no login at all, numbers only.
+  const tv = await newPage(LAPTOP);
+  await tv.goto(daemon.base + '/#/queue');
+  await waitReady(tv, 'queue');
+  eq((await tv.context().cookies()).filter((c) => c.name === 'mokit_session').length, 0, 'the TV holds no login');
   const nurse = await newPage(PHONE);
   await login(nurse, daemon.base, PINS.nurse, '#/vitals');
   await waitReady(nurse, 'vitals');
@@ -577,6 +582,8 @@ test('queue screen: "Call next" at the vitals station shows the number live on t
   const api = await nurseApi.get('/queue');
   eq(q, String(api.stations.find((s) => s.name === 'vitals').serving), 'serving number');
   eq(await text(nurse, '[data-testid=serving]'), q, 'the station shows it too');
+  await waitText(tv, '[data-testid=q-vitals]', q);
+  ok((await tv.locator('[data-nav]').count()) === 0, 'no way from the TV to other screens');
   const boardText = await board.locator('main').innerText();
   ok(!boardText.includes(state.name || 'Nguyễn Văn An') && !/Giàng|Sùng|Nguyễn/.test(boardText), 'no names on the queue screen');
   await nurse.click('[data-testid=recall]');
@@ -584,6 +591,7 @@ test('queue screen: "Call next" at the vitals station shows the number live on t
   await board.screenshot({ path: path.join(shots, 'queue-live.png') });
   await nurse.closeAll();
   await board.closeAll();
+  await tv.closeAll();
 });
 
 test('setup (lead): add a staff member with a PIN, who can then log in; deactivate; add a medicine', async () => {

@@ -56,20 +56,23 @@ async function route() {
     cleanup = null;
   }
   clear(view);
-  if (!session.staff) {
+  const { name, params } = parseHash();
+  // The queue screen needs no login: a TV in the waiting room shows numbers only, and holds
+  // no one's session.
+  const open = name === 'queue';
+  if (!session.staff && !open) {
     drawHeader();
     view.append(loginScreen());
     ready('login');
     return;
   }
-  const { name, params } = parseHash();
   if (!name || !SCREENS[name]) {
     drawHeader();
     view.append(home());
     ready('home');
     return;
   }
-  if (!allowed(name)) {
+  if (!allowed(name) && !open) {
     drawHeader();
     view.append(h('p', { class: 'banner warn', 'data-testid': 'forbidden' }, t('err.screen_forbidden')), home());
     ready('forbidden');

@@ -1,11 +1,14 @@
-// Queue screen for a TV or tablet: "now serving" per station, live from `call` events. No names.
+// Queue screen for a TV or tablet: "now serving" per station. No names. Logged in, it follows
+// `call` events live; without a login (a TV in the waiting room: GET /queue is public) it asks
+// every 2 s.
 import * as api from '../api.js';
 import { t } from '../i18n.js';
 import { h, clear, fill, errText } from '../ui.js';
 import { stationLabel } from '../station.js';
 import * as events from '../events.js';
 
-export async function render(root) {
+export async function render(root, ctx = {}) {
+  const live = !!(ctx.session && ctx.session.staff);
   const board = h('div', { class: 'qboard', 'data-testid': 'qboard' });
   const cells = new Map();
   async function load() {
@@ -34,7 +37,7 @@ export async function render(root) {
   }
   root.append(h('h1', null, t('queue.title')), board);
   await load();
-  const timer = setInterval(load, 30000);
+  const timer = setInterval(load, live ? 30000 : 2000);
   const offs = [
     events.on('call', (c) => {
       const cell = cells.get(c.station);
