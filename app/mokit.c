@@ -18,6 +18,8 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sodium.h>
+#include <stdbool.h>
 #include <math.h>
 #include <pwd.h>
 #include <time.h>
@@ -1364,6 +1366,93 @@ static int cmd_rules(int argc, char **argv)
     return 0;
 }
 
+/* The kit's public signing key as a file a hospital can trust: JSON with the kit id, the
+ * algorithm, the key in base64 and its fingerprint (the first 16 bytes of its BLAKE2b-256, in
+ * hex groups of four: what two people read to each other to check a key). */
+static json_t *kit_key_json(struct store *st)
+{
+    unsigned char pk[32], h[32];
+    char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)], fp[48], hex[33];
+    store_kit_sign_public(st, pk);
+    sodium_bin2base64(b64, sizeof b64, pk, sizeof pk, sodium_base64_VARIANT_ORIGINAL);
+    crypto_generichash(h, sizeof h, pk, sizeof pk, NULL, 0);
+    util_hex(h, 16, hex);
+    size_t n = 0;
+    for (int i = 0; i < 32; i++) {
+        if (i && i % 4 == 0)
+            fp[n++] = ' ';
+        fp[n++] = hex[i];
+    }
+    fp[n] = '\0';
+    return json_pack("{s:s, s:i, s:s, s:s, s:s, s:s}", "mokit_key", "kit-sign", "version", 1, "kit",
+                     store_kit_id(st), "algorithm", "Ed25519", "public_key", b64, "fingerprint",
+                     fp);
+}
+
+static int cmd_keys(int argc, char **argv)
+{
+    static const char help[] =
+        "usage: mokit keys show\n"
+        "       mokit keys export [--out FILE]\n"
+        "show: this kit's id and the fingerprint of its signing key (Ed25519, made on first\n"
+        "  run): the campaign packages it exports are signed with it.\n"
+        "export: the public key as a file to hand to the hospital, which trusts this kit by\n"
+        "  it; to FILE (written whole or not at all) or standard output. Never the secret.\n";
+    if (wants_help(argc, argv, 2)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    const char *out = NULL;
+    bool show = argc == 3 && strcmp(argv[2], "show") == 0;
+    bool export = argc >= 3 && strcmp(argv[2], "export") == 0 &&
+                  (argc == 3 || (argc == 5 && strcmp(argv[3], "--out") == 0));
+    if (!show && !export) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    if (export && argc == 5)
+        out = argv[4];
+    struct store *st;
+    if (open_store(&st) != 0)
+        return EXIT_SYSTEM;
+    json_t *k = kit_key_json(st);
+    store_close(st);
+    if (!k)
+        return EXIT_SYSTEM;
+    int rc = 0;
+    if (show && !json_output) {
+        printf("kit %s\nsigning key (Ed25519) %s\nfingerprint %s\n",
+               json_string_value(json_object_get(k, "kit")),
+               json_string_value(json_object_get(k, "public_key")),
+               json_string_value(json_object_get(k, "fingerprint")));
+    } else {
+        char *text = json_dumps(k, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+        size_t len = text ? strlen(text) : 0;
+        if (text && out) {
+            char *line = realloc(text, len + 2);
+            if (line) {
+                text = line;
+                text[len++] = '\n';
+                text[len] = '\0';
+            }
+            if (write_file(out, text, len) != 0) {
+                fprintf(stderr, "mokit: cannot write %s: %s\n", out, strerror(errno));
+                rc = EXIT_SYSTEM;
+            } else {
+                fprintf(stderr, "kit key written to %s (fingerprint %s)\n", out,
+                        json_string_value(json_object_get(k, "fingerprint")));
+            }
+        } else if (text) {
+            puts(text);
+        } else {
+            rc = EXIT_SYSTEM;
+        }
+        free(text);
+    }
+    json_decref(k);
+    return rc;
+}
+
 static int cmd_demo(int argc, char **argv)
 {
     static const char help[] =
@@ -1422,6 +1511,7 @@ static void usage(FILE *f)
                "  print ticket|wristband|test     print, or lay out (bytes, PNG preview)\n"
                "  print jobs|reprint|cancel       the print queue\n"
                "  device list|decode              device drivers; play a capture through one\n"
+               "  keys show|export         the kit's signing key, for the hospital to trust\n"
                "  demo seed                demo data\n\n"
                "--data DIR defaults to $MOKIT_DATA, else ./var. `mokit COMMAND --help` for more.\n"
                "Exit codes: 0 ok, 1 usage, 2 invalid input/not found/duplicate, 3 system error.\n");
@@ -1491,6 +1581,8 @@ int main(int argc, char **argv)
         return cmd_rules(argc, argv);
     if (strcmp(cmd, "device") == 0)
         return cmd_device(argc, argv);
+    if (strcmp(cmd, "keys") == 0)
+        return cmd_keys(argc, argv);
     fprintf(stderr, "mokit: unknown command \"%s\"\n", cmd);
     usage(stderr);
     return EXIT_USAGE;

@@ -265,6 +265,50 @@ static int migrate(struct store *st)
     return MK_OK;
 }
 
+/* The kit's signing key: read, or made when the kit has none (first run, or a kit from before
+ * schema 6). */
+static int load_sign_key(struct store *st)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT sign_public, sign_secret FROM kit WHERE id = ?");
+    if (!s)
+        return MK_EDB;
+    sqlite3_bind_text(s, 1, st->kit_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == (int)sizeof st->sign_public &&
+        sqlite3_column_bytes(s, 1) == (int)sizeof st->sign_secret) {
+        memcpy(st->sign_public, sqlite3_column_blob(s, 0), sizeof st->sign_public);
+        memcpy(st->sign_secret, sqlite3_column_blob(s, 1), sizeof st->sign_secret);
+        sqlite3_reset(s);
+        return MK_OK;
+    }
+    int damaged = rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW)
+        return store_err(st, rc, "read kit key");
+    if (damaged) { /* never replaced silently: packages signed with it would stop verifying */
+        LOG(LOG_ERROR, "kit %s: the signing key in the database is damaged", st->kit_id);
+        return MK_EDB;
+    }
+    crypto_sign_keypair(st->sign_public, st->sign_secret);
+    /* Only where there is none yet: the CLI and the daemon may start at once. */
+    s = store_stmt(st, "UPDATE kit SET sign_public = ?, sign_secret = ? WHERE id = ? AND "
+                       "sign_public IS NULL");
+    if (!s)
+        return MK_EDB;
+    sqlite3_bind_blob(s, 1, st->sign_public, sizeof st->sign_public, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, st->sign_secret, sizeof st->sign_secret, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, st->kit_id, -1, SQLITE_STATIC);
+    rc = store_err(st, sqlite3_step(s), "save kit key");
+    sqlite3_reset(s);
+    if (rc == MK_OK && sqlite3_changes(st->db) == 0) { /* the other one made it: take theirs */
+        sodium_memzero(st->sign_secret, sizeof st->sign_secret);
+        return load_sign_key(st);
+    }
+    if (rc == MK_OK)
+        LOG(LOG_NOTICE, "kit %s: new signing key", st->kit_id);
+    return rc;
+}
+
 static int load_kit(struct store *st)
 {
     sqlite3_stmt *s = store_stmt(st, "SELECT id, secret FROM kit LIMIT 1");
@@ -275,7 +319,7 @@ static int load_kit(struct store *st)
         snprintf(st->kit_id, sizeof st->kit_id, "%s", sqlite3_column_text(s, 0));
         memcpy(st->secret, sqlite3_column_blob(s, 1), sizeof st->secret);
         sqlite3_reset(s);
-        return MK_OK;
+        return load_sign_key(st);
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
@@ -296,7 +340,7 @@ static int load_kit(struct store *st)
     sqlite3_reset(s);
     if (rc == MK_OK)
         LOG(LOG_NOTICE, "new kit %s", st->kit_id);
-    return rc;
+    return rc == MK_OK ? load_sign_key(st) : rc;
 }
 
 int store_open(const char *dir, struct store **out)
@@ -357,7 +401,19 @@ void store_close(struct store *st)
         sqlite3_finalize(st->cache[i].stmt);
     sqlite3_close(st->db);
     sodium_memzero(st->secret, sizeof st->secret);
+    sodium_memzero(st->sign_secret, sizeof st->sign_secret);
     free(st);
+}
+
+void store_kit_sign_public(const struct store *st, unsigned char pk[32])
+{
+    memcpy(pk, st->sign_public, sizeof st->sign_public);
+}
+
+void store_kit_sign(const struct store *st, const unsigned char *msg, size_t len,
+                    unsigned char sig[64])
+{
+    crypto_sign_detached(sig, NULL, msg, len, st->sign_secret);
 }
 
 const char *store_kit_id(const struct store *st)

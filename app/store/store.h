@@ -35,6 +35,11 @@ struct actor {
 int store_open(const char *dir, struct store **out);
 void store_close(struct store *st);
 const char *store_kit_id(const struct store *st);
+/* The kit's Ed25519 signing key (made on first run): its public half, and a detached
+ * signature of msg by it. The secret half never leaves the store. */
+void store_kit_sign_public(const struct store *st, unsigned char pk[32]);
+void store_kit_sign(const struct store *st, const unsigned char *msg, size_t len,
+                    unsigned char sig[64]);
 int store_schema_version(struct store *st);
 
 /* Groups many writes into one transaction (bulk loads): each write inside is a savepoint.

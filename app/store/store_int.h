@@ -13,6 +13,7 @@ struct store {
     sqlite3 *db;
     char kit_id[40];
     unsigned char secret[32];
+    unsigned char sign_public[32], sign_secret[64]; /* the kit's Ed25519 key */
     struct {
         const char *sql; /* compared by pointer: callers pass string literals */
         sqlite3_stmt *stmt;

@@ -4,6 +4,7 @@
 usage: python3 tests/cli/run.py [BUILD_DIR]   (prints TAP)
 """
 import json
+import re
 import os
 import signal
 import socket
@@ -375,9 +376,44 @@ def test_rules(d):
           rc == 2 and "rule 4 (bp.raised): unknown measure" in err, err)
 
 
+def test_keys(d):
+    import base64
+    import hashlib
+    rc, out, err = mokit(d, "keys", "show")
+    lines = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+    check("keys show: the kit id and its signing key's fingerprint", rc == 0 and
+          re.fullmatch(r"[0-9a-f-]{36}", lines.get("kit", "")) and
+          re.fullmatch(r"([0-9a-f]{4} ){7}[0-9a-f]{4}", lines.get("fingerprint", "")), out + err)
+    rc2, out2, _ = mokit(d, "keys", "show")
+    check("keys show: the same key every time", rc2 == 0 and out2 == out, out2)
+    path = os.path.join(d, "kit-key.json")
+    rc, out, err = mokit(d, "keys", "export", "--out", path)
+    try:
+        with open(path) as f:
+            k = json.load(f)
+        pk = base64.b64decode(k["public_key"], validate=True)
+    except (OSError, ValueError, KeyError) as e:
+        k, pk = {}, b""
+        err += repr(e)
+    fp = hashlib.blake2b(pk, digest_size=32).hexdigest()[:32]
+    fp = " ".join(fp[i:i + 4] for i in range(0, 32, 4))
+    check("keys export: the public key file (Ed25519, 32 bytes, fingerprint = BLAKE2b of the key)",
+          rc == 0 and k.get("mokit_key") == "kit-sign" and k.get("algorithm") == "Ed25519" and
+          len(pk) == 32 and k.get("fingerprint") == fp == lines.get("fingerprint") and
+          k.get("kit") == lines.get("kit"), json.dumps(k) + err)
+    with open(path, "rb") as f:
+        raw = f.read()
+    check("keys export: never the secret half", b"secret" not in raw and len(raw) < 400, raw)
+    rc, out, err = mokit(d, "--json", "keys", "export")
+    check("keys export to standard output is the same file", rc == 0 and
+          json.loads(out) == k, out + err)
+    rc, out, err = mokit(d, "keys", "export", "--out")
+    check("keys export --out without a file: usage, exit 1", rc == 1 and "usage" in err, err)
+
+
 def main():
     for fn in (test_usage, test_setup_and_register, test_cccd, test_daemon, test_demo,
-               test_rules):
+               test_rules, test_keys):
         with tempfile.TemporaryDirectory(prefix="mokit-cli-") as d:
             try:
                 fn(d)

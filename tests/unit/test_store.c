@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -372,6 +373,53 @@ static void staff_and_sessions(void **state)
     json_decref(s);
 }
 
+/* The kit's signing key: made once, the same after a reopen, signatures that verify; made at
+ * the upgrade for a kit that had none; a damaged one stops the store rather than being
+ * replaced. */
+static void kit_signing_key(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char pk[32], pk2[32], sig[64], zero[32] = {0};
+    static const unsigned char msg[] = "mokit package manifest";
+    store_kit_sign_public(f->st, pk);
+    assert_memory_not_equal(pk, zero, sizeof pk);
+    store_kit_sign(f->st, msg, sizeof msg, sig);
+    assert_int_equal(crypto_sign_verify_detached(sig, msg, sizeof msg, pk), 0);
+    sig[5] ^= 1;
+    assert_int_not_equal(crypto_sign_verify_detached(sig, msg, sizeof msg, pk), 0);
+    store_close(f->st);
+    assert_int_equal(store_open(f->dir, &f->st), MK_OK);
+    store_kit_sign_public(f->st, pk2);
+    assert_memory_equal(pk, pk2, sizeof pk);
+    /* a kit from before schema 6 has no key: one is made */
+    store_close(f->st);
+    sqlite3 *db = raw_db(f);
+    assert_int_equal(
+        sqlite3_exec(db, "UPDATE kit SET sign_public = NULL, sign_secret = NULL", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_open(f->dir, &f->st), MK_OK);
+    store_kit_sign_public(f->st, pk2);
+    assert_memory_not_equal(pk, pk2, sizeof pk);
+    db = raw_db(f);
+    assert_int_equal(scalar(db, "SELECT length(sign_public) + length(sign_secret) FROM kit"), 96);
+    sqlite3_close(db);
+    /* damaged: refused, never silently replaced */
+    store_close(f->st);
+    db = raw_db(f);
+    assert_int_equal(sqlite3_exec(db, "UPDATE kit SET sign_public = x'0102'", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_open(f->dir, &f->st), MK_EDB);
+    db = raw_db(f);
+    assert_int_equal(scalar(db, "SELECT length(sign_public) FROM kit"), 2);
+    assert_int_equal(
+        sqlite3_exec(db, "UPDATE kit SET sign_public = NULL, sign_secret = NULL", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_open(f->dir, &f->st), MK_OK);
+}
+
 static void bulk_is_all_or_nothing(void **state)
 {
     struct fixture *f = *state;
@@ -638,6 +686,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(searching, setup, teardown),
         cmocka_unit_test_setup_teardown(visits_and_readings, setup, teardown),
         cmocka_unit_test_setup_teardown(staff_and_sessions, setup, teardown),
+        cmocka_unit_test_setup_teardown(kit_signing_key, setup, teardown),
         cmocka_unit_test_setup_teardown(bulk_is_all_or_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(full_disk_writes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(numbers_and_filters, setup, teardown),
