@@ -11,6 +11,7 @@
 #include "print/layout.h"
 #include "domain/cccd.h"
 #include "domain/code.h"
+#include "domain/keyfile.h"
 #include "domain/screen.h"
 #include "domain/text.h"
 #include "api/body.h"
@@ -1366,27 +1367,98 @@ static int cmd_rules(int argc, char **argv)
     return 0;
 }
 
-/* The kit's public signing key as a file a hospital can trust: JSON with the kit id, the
- * algorithm, the key in base64 and its fingerprint (the first 16 bytes of its BLAKE2b-256, in
- * hex groups of four: what two people read to each other to check a key). */
+/* The kit's public signing key as a file a hospital can trust (app/domain/keyfile.h). */
 static json_t *kit_key_json(struct store *st)
 {
-    unsigned char pk[32], h[32];
-    char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)], fp[48], hex[33];
-    store_kit_sign_public(st, pk);
-    sodium_bin2base64(b64, sizeof b64, pk, sizeof pk, sodium_base64_VARIANT_ORIGINAL);
-    crypto_generichash(h, sizeof h, pk, sizeof pk, NULL, 0);
-    util_hex(h, 16, hex);
-    size_t n = 0;
-    for (int i = 0; i < 32; i++) {
-        if (i && i % 4 == 0)
-            fp[n++] = ' ';
-        fp[n++] = hex[i];
+    struct keyfile k = {.kind = KEYFILE_KIT_SIGN};
+    snprintf(k.name, sizeof k.name, "%s", store_kit_id(st));
+    store_kit_sign_public(st, k.public_key);
+    return keyfile_json(&k);
+}
+
+static int write_json_file(const char *path, json_t *j)
+{
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+    if (!text)
+        return -1;
+    size_t len = strlen(text);
+    char *line = realloc(text, len + 2);
+    if (!line) {
+        free(text);
+        return -1;
     }
-    fp[n] = '\0';
-    return json_pack("{s:s, s:i, s:s, s:s, s:s, s:s}", "mokit_key", "kit-sign", "version", 1, "kit",
-                     store_kit_id(st), "algorithm", "Ed25519", "public_key", b64, "fingerprint",
-                     fp);
+    line[len++] = '\n';
+    line[len] = '\0';
+    int rc = write_file(path, line, len);
+    sodium_memzero(line, len);
+    free(line);
+    return rc;
+}
+
+/* A new hospital key pair: PREFIX.public.json to hand to the teams, PREFIX.secret.json to keep
+ * (never overwritten: packages encrypted to the old key could not be read any more). */
+static int keys_hospital_new(const char *name, const char *prefix)
+{
+    char pub_path[4096], sec_path[4096];
+    if (strlen(name) == 0 || strlen(name) > KEYFILE_NAME_MAX) {
+        fprintf(stderr, "mokit: --name is 1-%d bytes\n", KEYFILE_NAME_MAX);
+        return EXIT_INVALID;
+    }
+    snprintf(pub_path, sizeof pub_path, "%s.public.json", prefix);
+    snprintf(sec_path, sizeof sec_path, "%s.secret.json", prefix);
+    if (access(sec_path, F_OK) == 0 || access(pub_path, F_OK) == 0) {
+        fprintf(stderr, "mokit: %s or %s exists: a hospital key is never overwritten\n", sec_path,
+                pub_path);
+        return EXIT_INVALID;
+    }
+    struct keyfile k = {.kind = KEYFILE_HOSPITAL_SECRET};
+    snprintf(k.name, sizeof k.name, "%s", name);
+    crypto_box_keypair(k.public_key, k.secret_key);
+    json_t *sec = keyfile_json(&k);
+    k.kind = KEYFILE_HOSPITAL_BOX;
+    json_t *pub = keyfile_json(&k);
+    keyfile_fingerprint(k.public_key, k.fingerprint);
+    sodium_memzero(k.secret_key, sizeof k.secret_key);
+    int rc =
+        sec && pub && write_json_file(sec_path, sec) == 0 && write_json_file(pub_path, pub) == 0
+            ? 0
+            : EXIT_SYSTEM;
+    if (rc)
+        fprintf(stderr, "mokit: cannot write the key files: %s\n", strerror(errno));
+    else
+        printf("hospital key of %s, fingerprint %s\n  %s  keep it here, never hand it out\n"
+               "  %s  give it to the teams\n",
+               name, k.fingerprint, sec_path, pub_path);
+    if (sec) {
+        json_object_del(sec, "secret_key");
+        json_decref(sec);
+    }
+    json_decref(pub);
+    return rc;
+}
+
+static int keys_check(const char *path)
+{
+    char *text, err[240];
+    size_t len;
+    if (read_all(path, &text, &len) != 0) {
+        fprintf(stderr, "mokit: cannot read %s: %s\n", path, strerror(errno));
+        return EXIT_INVALID;
+    }
+    struct keyfile k;
+    int rc = len > 16384 ? MK_EINVAL : keyfile_parse(text, len, &k, err, sizeof err);
+    if (len > 16384)
+        snprintf(err, sizeof err, "larger than a key file");
+    sodium_memzero(text, len);
+    free(text);
+    if (rc != MK_OK) {
+        fprintf(stderr, "mokit: %s: %s\n", path, err);
+        return EXIT_INVALID;
+    }
+    printf("%s: %s key of %s, fingerprint %s\n", path, keyfile_kind_name(k.kind), k.name,
+           k.fingerprint);
+    sodium_memzero(&k, sizeof k);
+    return 0;
 }
 
 static int cmd_keys(int argc, char **argv)
@@ -1394,13 +1466,32 @@ static int cmd_keys(int argc, char **argv)
     static const char help[] =
         "usage: mokit keys show\n"
         "       mokit keys export [--out FILE]\n"
+        "       mokit keys hospital-new --name NAME --out PREFIX\n"
+        "       mokit keys check FILE\n"
         "show: this kit's id and the fingerprint of its signing key (Ed25519, made on first\n"
         "  run): the campaign packages it exports are signed with it.\n"
         "export: the public key as a file to hand to the hospital, which trusts this kit by\n"
-        "  it; to FILE (written whole or not at all) or standard output. Never the secret.\n";
+        "  it; to FILE (written whole or not at all) or standard output. Never the secret.\n"
+        "hospital-new: at the hospital, a key pair (X25519) that teams encrypt packages to:\n"
+        "  PREFIX.public.json for the teams, PREFIX.secret.json to keep. Never overwrites.\n"
+        "check: reads a key file and prints its kind, name and fingerprint (compare it with\n"
+        "  the one the other side reads out), or why it is refused.\n";
     if (wants_help(argc, argv, 2)) {
         fputs(help, stdout);
         return 0;
+    }
+    if (argc == 4 && strcmp(argv[2], "check") == 0)
+        return keys_check(argv[3]);
+    if (argc == 7 && strcmp(argv[2], "hospital-new") == 0) {
+        const char *name = NULL, *prefix = NULL;
+        for (int i = 3; i + 1 < argc; i += 2) {
+            if (strcmp(argv[i], "--name") == 0)
+                name = argv[i + 1];
+            else if (strcmp(argv[i], "--out") == 0)
+                prefix = argv[i + 1];
+        }
+        if (name && prefix)
+            return keys_hospital_new(name, prefix);
     }
     const char *out = NULL;
     bool show = argc == 3 && strcmp(argv[2], "show") == 0;
@@ -1425,28 +1516,20 @@ static int cmd_keys(int argc, char **argv)
                json_string_value(json_object_get(k, "kit")),
                json_string_value(json_object_get(k, "public_key")),
                json_string_value(json_object_get(k, "fingerprint")));
+    } else if (out) {
+        if (write_json_file(out, k) != 0) {
+            fprintf(stderr, "mokit: cannot write %s: %s\n", out, strerror(errno));
+            rc = EXIT_SYSTEM;
+        } else {
+            fprintf(stderr, "kit key written to %s (fingerprint %s)\n", out,
+                    json_string_value(json_object_get(k, "fingerprint")));
+        }
     } else {
         char *text = json_dumps(k, JSON_INDENT(2) | JSON_ENSURE_ASCII);
-        size_t len = text ? strlen(text) : 0;
-        if (text && out) {
-            char *line = realloc(text, len + 2);
-            if (line) {
-                text = line;
-                text[len++] = '\n';
-                text[len] = '\0';
-            }
-            if (write_file(out, text, len) != 0) {
-                fprintf(stderr, "mokit: cannot write %s: %s\n", out, strerror(errno));
-                rc = EXIT_SYSTEM;
-            } else {
-                fprintf(stderr, "kit key written to %s (fingerprint %s)\n", out,
-                        json_string_value(json_object_get(k, "fingerprint")));
-            }
-        } else if (text) {
+        if (text)
             puts(text);
-        } else {
+        else
             rc = EXIT_SYSTEM;
-        }
         free(text);
     }
     json_decref(k);
@@ -1511,7 +1594,7 @@ static void usage(FILE *f)
                "  print ticket|wristband|test     print, or lay out (bytes, PNG preview)\n"
                "  print jobs|reprint|cancel       the print queue\n"
                "  device list|decode              device drivers; play a capture through one\n"
-               "  keys show|export         the kit's signing key, for the hospital to trust\n"
+               "  keys show|export|hospital-new|check   the kit's signing key; hospital keys\n"
                "  demo seed                demo data\n\n"
                "--data DIR defaults to $MOKIT_DATA, else ./var. `mokit COMMAND --help` for more.\n"
                "Exit codes: 0 ok, 1 usage, 2 invalid input/not found/duplicate, 3 system error.\n");

@@ -409,6 +409,49 @@ def test_keys(d):
           json.loads(out) == k, out + err)
     rc, out, err = mokit(d, "keys", "export", "--out")
     check("keys export --out without a file: usage, exit 1", rc == 1 and "usage" in err, err)
+    rc, out, err = mokit(d, "keys", "check", path)
+    check("keys check of the kit's file: its kind and fingerprint", rc == 0 and
+          "kit-sign key of %s, fingerprint %s" % (k.get("kit"), fp) in out, out + err)
+
+    # At the hospital: a key pair; the public half for the teams, the secret kept.
+    prefix = os.path.join(d, "laocai")
+    rc, out, err = mokit(d, "keys", "hospital-new", "--name", "Bệnh viện Đa khoa tỉnh Lào Cai",
+                         "--out", prefix)
+    pub_path, sec_path = prefix + ".public.json", prefix + ".secret.json"
+    ok_files = os.path.exists(pub_path) and os.path.exists(sec_path)
+    check("keys hospital-new: two files, the secret one readable by its owner only",
+          rc == 0 and ok_files and (os.stat(sec_path).st_mode & 0o077) == 0, out + err)
+    if ok_files:
+        with open(pub_path) as f:
+            pub = json.load(f)
+        with open(sec_path) as f:
+            sec = json.load(f)
+        check("keys hospital-new: X25519, the name kept, no secret in the public file",
+              pub.get("mokit_key") == "hospital-box" and pub.get("algorithm") == "X25519" and
+              pub.get("name") == "Bệnh viện Đa khoa tỉnh Lào Cai" and "secret_key" not in pub and
+              sec.get("public_key") == pub.get("public_key") and
+              len(base64.b64decode(sec.get("secret_key", ""))) == 32, json.dumps(pub))
+        rc, out, err = mokit(d, "keys", "check", pub_path)
+        rc2, out2, err2 = mokit(d, "keys", "check", sec_path)
+        check("keys check of both: the same fingerprint", rc == 0 and rc2 == 0 and
+              pub["fingerprint"] in out and pub["fingerprint"] in out2, out + out2 + err + err2)
+        rc, out, err = mokit(d, "keys", "hospital-new", "--name", "X", "--out", prefix)
+        with open(sec_path) as f:
+            still = json.load(f)
+        check("keys hospital-new never overwrites a hospital key", rc == 2 and
+              still == sec and "never overwritten" in err, err)
+        bad = dict(pub)
+        bad["public_key"] = base64.b64encode(bytes(32)).decode()
+        bad_path = os.path.join(d, "bad.json")
+        with open(bad_path, "w") as f:
+            json.dump(bad, f)
+        rc, out, err = mokit(d, "keys", "check", bad_path)
+        check("keys check of a changed file: refused, exit 2, says the fingerprint is wrong",
+              rc == 2 and "not the key's" in err, err)
+        with open(bad_path, "w") as f:
+            f.write("not json")
+        rc, out, err = mokit(d, "keys", "check", bad_path)
+        check("keys check of garbage: refused, exit 2", rc == 2 and "not a key file" in err, err)
 
 
 def main():

@@ -10,7 +10,7 @@ FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 LIBS := $(shell pkg-config --libs $(PKGS)) -lm
 SRC := $(wildcard app/common/*.c app/domain/*.c app/store/*.c app/api/body.c app/print/*.c \
          firmware/proto/*.c firmware/core/*.c) build/gen/migrations.c
-TARGETS := cccd code body font sim zpl layout status devices cms50f scanner rules
+TARGETS := cccd code body font sim zpl layout status devices cms50f scanner rules keyfile
 
 .PHONY: run
 run: $(TARGETS:%=$(B)/fuzz_%)
