@@ -281,9 +281,12 @@ def download_case(tmp):
         check("download: the device says what it found",
               done and "session 1 of 1: 60 samples, 57 with a finger; SpO2 97 %, pulse 69 /min"
               in done["message"], "device %r" % done)
+        # A1 (live again) follows "download done" by a moment: wait for it to be read here.
+        want_cmds = [0xa7, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa1]
+        wait(lambda: fake.commands[-7:] == want_cmds, timeout=5)
         n = len(fake.commands)
         check("download: A7 A2 (stop), A3 (count), A4 A5 (session 0), A6 (data), then A1 (live)",
-              fake.commands[-7:] == [0xa7, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa1],
+              fake.commands[-7:] == want_cmds,
               "commands %r" % [hex(x) for x in fake.commands])
         r = c.request("POST", "/api/v1/devices/%s/download" % dev_id, {}, token=token)
         again = wait(lambda: len(fake.commands) >= n + 7 and fake.commands[-1] == 0xa1,
