@@ -413,6 +413,28 @@ def flow_dispense(suite):
                       "pharmacist"), 404)
 
 
+def two_phones_dispense(suite, visit_ids):
+    """Two phones, each its own connection, send POST /visits/{id}/dispense at the same moment
+    (visit_ids[i] for phone i); returns both responses."""
+    phones = [Client(suite.daemon.port, source=None) for _ in range(2)]
+    suite.clients.extend(phones)
+    token = suite.token("pharmacist")
+    results = [None, None]
+    barrier = threading.Barrier(2)
+
+    def dispense(i):
+        barrier.wait()
+        results[i] = phones[i].request("POST", "/api/v1/visits/%s/dispense" % visit_ids[i], {},
+                                       token=token)
+
+    threads = [threading.Thread(target=dispense, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
 def flow_concurrent_dispense(suite):
     tap = suite.tap
     with tap.case("two phones dispense the last box at once: one succeeds, the other is told; "
@@ -422,23 +444,8 @@ def flow_concurrent_dispense(suite):
         for _ in range(2):
             p, v = adult_visit(suite, c)
             prescribe(suite, c, v["id"], "TST-LAST", 1)
-            visits.append(v)
-        phones = [Client(suite.daemon.port, source=None) for _ in range(2)]
-        suite.clients.extend(phones)
-        token = suite.token("pharmacist")
-        results = [None, None]
-        barrier = threading.Barrier(2)
-
-        def dispense(i):
-            barrier.wait()
-            results[i] = phones[i].request("POST", "/api/v1/visits/%s/dispense"
-                                           % visits[i]["id"], {}, token=token)
-
-        threads = [threading.Thread(target=dispense, args=(i,)) for i in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
+            visits.append(v["id"])
+        results = two_phones_dispense(suite, visits)
         statuses = sorted(r.status for r in results)
         c.expect(statuses == [200, 409], "statuses %r" % statuses)
         loser = [r for r in results if r.status == 409]
@@ -450,22 +457,7 @@ def flow_concurrent_dispense(suite):
         m = medicine(suite, c, "TST-SAME", 10)
         p, v = adult_visit(suite, c)
         prescribe(suite, c, v["id"], "TST-SAME", 3)
-        phones = [Client(suite.daemon.port, source=None) for _ in range(2)]
-        suite.clients.extend(phones)
-        token = suite.token("pharmacist")
-        results = [None, None]
-        barrier = threading.Barrier(2)
-
-        def dispense(i):
-            barrier.wait()
-            results[i] = phones[i].request("POST", "/api/v1/visits/%s/dispense" % v["id"], {},
-                                           token=token)
-
-        threads = [threading.Thread(target=dispense, args=(i,)) for i in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
+        results = two_phones_dispense(suite, [v["id"], v["id"]])
         statuses = sorted(r.status for r in results)
         c.expect(statuses in ([200, 400], [200, 409]), "statuses %r" % statuses)
         c.expect(stock_of(suite, m["id"]) == 7, "stock %r" % stock_of(suite, m["id"]))
@@ -478,6 +470,10 @@ def flow_queue(suite):
         r = get(suite, "/api/v1/visits", "nurse")
         c.require_status(r, 200)
         numbers = sorted(v["queue_number"] for v in r.json["visits"])
+        for bad in ("2026-13-01", "yesterday", "2026-1-1"):
+            c.status(get(suite, "/api/v1/visits?day=" + bad, "nurse"), 400, "invalid", "day")
+        r = get(suite, "/api/v1/visits?day=2001-01-01", "nurse")
+        c.expect(r.status == 200 and r.json["visits"] == [], r.describe(200))
         c.require(len(numbers) >= 5, "need visits today: %r" % numbers)
         r = post(suite, "/api/v1/stations/pharmacy/call", {"recall": True}, "pharmacist")
         c.status(r, 409, "queue_empty")
