@@ -7,7 +7,7 @@
 #   make fuzz              builds the libFuzzer targets and runs each briefly
 VERSION := 0.1.0
 PKGS := sqlite3 libmicrohttpd jansson libsodium libutf8proc libqrencode libpng freetype2 libusb-1.0 \
-        libgpiod
+        libgpiod libcurl
 ARCH ?=
 SANITIZE ?= 0
 FUZZ_SECONDS ?= 20
@@ -18,6 +18,7 @@ PKG_CONFIG := env PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/sh
 B := build/arm64
 EXEC := qemu-aarch64-static -L /usr/aarch64-linux-gnu
 DEPS_PROFILE := cross
+PG := 0
 else ifneq ($(ARCH),)
 $(error ARCH=$(ARCH) is not supported: leave it empty for a native build, or ARCH=arm64)
 else
@@ -33,6 +34,14 @@ SAN :=
 endif
 endif
 
+# PostgreSQL import (the hospital's, app/export/pg*.c) needs libpq; the arm64 kit build leaves it
+# out (libpq-dev cannot be installed for two architectures at once) and `mokit import --pg` says so.
+PG ?= 1
+ifeq ($(PG),1)
+PKGS += libpq
+PG_FLAGS := -DMOKIT_PG=1
+endif
+
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
         -Wno-format-nonliteral -Wvla
 # Recursive (=) so that pkg-config only runs when something is compiled, after deps.sh.
@@ -40,11 +49,15 @@ PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SAN) $(PKG_CFLAGS) -Ifirmware/include \
-             -DMOKIT_VERSION=\"$(VERSION)\" -MMD -MP
+             -DMOKIT_VERSION=\"$(VERSION)\" $(PG_FLAGS) -MMD -MP
 LDLIBS = $(PKG_LIBS) -lm
 
 LIB_SRC := $(wildcard app/common/*.c app/domain/*.c app/store/*.c app/api/*.c app/demo/*.c app/print/*.c app/devices/*.c \
-                      firmware/proto/*.c firmware/core/*.c)
+                      app/export/*.c firmware/proto/*.c firmware/core/*.c)
+ifneq ($(PG),1)
+LIB_SRC := $(filter-out app/export/pg%.c,$(LIB_SRC))
+endif
+CLI_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard app/cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/migrations.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -77,7 +90,7 @@ $(B)/mokitd: $(B)/obj/app/mokitd.o $(B)/libmokit.a
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
-$(B)/mokit: $(B)/obj/app/mokit.o $(B)/libmokit.a
+$(B)/mokit: $(B)/obj/app/mokit.o $(CLI_OBJ) $(B)/libmokit.a
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 

@@ -15,6 +15,7 @@
 #include "domain/screen.h"
 #include "domain/text.h"
 #include "api/body.h"
+#include "cli/cli.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -30,23 +31,13 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { EXIT_USAGE = 1, EXIT_INVALID = 2, EXIT_SYSTEM = 3 };
-
-static int json_output;
-static const char *data_dir;
+int json_output;
+const char *data_dir;
 static char actor_label[80];
-static struct actor cli_actor;
+struct actor cli_actor;
 
-struct opt {
-    const char *name; /* without "--" */
-    int has_arg;
-    const char *value; /* argument, or "" for a set flag, or NULL */
-};
-
-/* Parses argv[from..] into opts and up to nposmax positional arguments.
- * 0, or EXIT_USAGE with a message. */
-static int parse_opts(int argc, char **argv, int from, struct opt *opts, int nopts,
-                      const char **pos, int nposmax, int *npos)
+int parse_opts(int argc, char **argv, int from, struct opt *opts, int nopts, const char **pos,
+               int nposmax, int *npos)
 {
     *npos = 0;
     for (int i = from; i < argc; i++) {
@@ -80,7 +71,7 @@ static int parse_opts(int argc, char **argv, int from, struct opt *opts, int nop
     return 0;
 }
 
-static const char *opt_get(const struct opt *opts, int n, const char *name)
+const char *opt_get(const struct opt *opts, int n, const char *name)
 {
     for (int i = 0; i < n; i++)
         if (strcmp(opts[i].name, name) == 0)
@@ -88,7 +79,7 @@ static const char *opt_get(const struct opt *opts, int n, const char *name)
     return NULL;
 }
 
-static bool wants_help(int argc, char **argv, int from)
+bool wants_help(int argc, char **argv, int from)
 {
     for (int i = from; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
@@ -96,7 +87,7 @@ static bool wants_help(int argc, char **argv, int from)
     return false;
 }
 
-static int open_store(struct store **st)
+int open_store(struct store **st)
 {
     int rc = store_open(data_dir, st);
     if (rc != MK_OK) {
@@ -106,7 +97,7 @@ static int open_store(struct store **st)
     return 0;
 }
 
-static int fail_rc(int rc, const char *what)
+int fail_rc(int rc, const char *what)
 {
     fprintf(stderr, "mokit: %s: %s\n", what, mk_strerror(rc));
     return rc == MK_EINVAL || rc == MK_ENOTFOUND || rc == MK_EEXIST || rc == MK_ELIKELY ||
@@ -115,7 +106,7 @@ static int fail_rc(int rc, const char *what)
                : EXIT_SYSTEM;
 }
 
-static void print_json(json_t *j)
+void print_json(json_t *j)
 {
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (s) {
@@ -1539,10 +1530,12 @@ static int cmd_keys(int argc, char **argv)
 static int cmd_demo(int argc, char **argv)
 {
     static const char help[] =
-        "usage: mokit demo seed [--patients N] [--seed S]\n"
+        "usage: mokit demo seed [--patients N] [--seed S] [--screening]\n"
         "Creates the demo campaign and staff (well-known PINs) if missing and adds N made-up\n"
-        "residents in one transaction. For demos and benchmarks, never on a real kit.\n";
-    struct opt o[] = {{"patients", 1, 0}, {"seed", 1, 0}};
+        "residents in one transaction. For demos and benchmarks, never on a real kit.\n"
+        "--screening: each also gets a visit today with about ten observations, and for raised\n"
+        "  readings findings, a referral and medicine dispensed (for exports).\n";
+    struct opt o[] = {{"patients", 1, 0}, {"seed", 1, 0}, {"screening", 0, 0}};
     const char *pos[1];
     int npos, rc;
     if (wants_help(argc, argv, 2)) {
@@ -1550,11 +1543,11 @@ static int cmd_demo(int argc, char **argv)
         return 0;
     }
     if (argc < 3 || strcmp(argv[2], "seed") != 0 ||
-        parse_opts(argc, argv, 3, o, 2, pos, 0, &npos) != 0) {
+        parse_opts(argc, argv, 3, o, 3, pos, 0, &npos) != 0) {
         fputs(help, stderr);
         return EXIT_USAGE;
     }
-    const char *np = opt_get(o, 2, "patients"), *sd = opt_get(o, 2, "seed");
+    const char *np = opt_get(o, 3, "patients"), *sd = opt_get(o, 3, "seed");
     long patients = np ? strtol(np, NULL, 10) : 40;
     unsigned long long seed = sd ? strtoull(sd, NULL, 10) : 1;
     if (patients < 0 || patients > 10000000) {
@@ -1565,7 +1558,8 @@ static int cmd_demo(int argc, char **argv)
     if ((rc = open_store(&st)) != 0)
         return rc;
     double t0 = util_monotonic();
-    rc = demo_seed(st, (int)patients, seed, json_output ? NULL : stdout);
+    rc = demo_seed_screening(st, (int)patients, seed, opt_get(o, 3, "screening") != NULL,
+                             json_output ? NULL : stdout);
     store_close(st);
     if (rc == MK_EEXIST) {
         fprintf(stderr,

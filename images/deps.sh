@@ -7,8 +7,8 @@
 # As root it runs apt-get; otherwise it prints the `sudo apt-get install ...` line and exits 1.
 set -eu
 
-build_pkgs="gcc make pkg-config libsqlite3-dev libmicrohttpd-dev libjansson-dev libsodium-dev libutf8proc-dev libqrencode-dev libpng-dev libfreetype-dev libusb-1.0-0-dev libgpiod-dev fonts-dejavu-core"
-test_pkgs="$build_pkgs libcmocka-dev python3 sqlite3 procps zbar-tools umockdev libumockdev-dev"
+build_pkgs="gcc make pkg-config libsqlite3-dev libmicrohttpd-dev libjansson-dev libsodium-dev libutf8proc-dev libqrencode-dev libpng-dev libfreetype-dev libusb-1.0-0-dev libgpiod-dev libcurl4-openssl-dev libpq-dev fonts-dejavu-core"
+test_pkgs="$build_pkgs libcmocka-dev python3 sqlite3 procps zbar-tools umockdev libumockdev-dev postgresql"
 fuzz_pkgs="clang libclang-rt-14-dev"
 lint_pkgs="clang-format git"
 # Node.js and npm: Debian's, unless a node and npm are on the PATH already (some Node.js packages
@@ -16,7 +16,9 @@ lint_pkgs="clang-format git"
 web_pkgs="chromium fonts-dejavu-core"
 command -v node >/dev/null 2>&1 || web_pkgs="$web_pkgs nodejs"
 command -v npm >/dev/null 2>&1 || web_pkgs="$web_pkgs npm"
-cross_libs="libsqlite3-dev libmicrohttpd-dev libjansson-dev libsodium-dev libutf8proc-dev libcmocka-dev libqrencode-dev libpng-dev libfreetype-dev libusb-1.0-0-dev libgpiod-dev"
+cross_libs="libsqlite3-dev libmicrohttpd-dev libjansson-dev libsodium-dev libutf8proc-dev libcmocka-dev libqrencode-dev libpng-dev libfreetype-dev libusb-1.0-0-dev libgpiod-dev libcurl4-openssl-dev"
+# No libpq-dev:arm64: it cannot be installed beside the native one. The kit does not need it:
+# PostgreSQL import is the hospital's, and the arm64 build leaves it out (Makefile PG=0).
 cross_pkgs="gcc-aarch64-linux-gnu qemu-user-static"
 for p in $cross_libs; do cross_pkgs="$cross_pkgs $p:arm64"; done
 

@@ -5,6 +5,8 @@
 #include "../common/util.h"
 #include "demo.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 const struct demo_staff demo_staff[5] = {
@@ -73,7 +75,175 @@ static int seed_setup(struct store *st, const struct actor *a, json_t **campaign
     return rc;
 }
 
+/* ---- a screening day's records, for exports and their benchmarks ---- */
+
+static double uniform(struct demo_rng *r, double lo, double hi)
+{
+    return lo + (hi - lo) * (double)(demo_rng_next(r) >> 11) / 9007199254740992.0;
+}
+
+static int chance(struct demo_rng *r, int percent)
+{
+    return (int)(demo_rng_next(r) % 100) < percent;
+}
+
+/* A CCCD number for about 55 % of adults (province 010 Lào Cai, the century-and-sex digit,
+ * the birth year's last two digits, six random digits) and a BHYT social insurance number
+ * for about 30 % of everyone. Made up, but of the real shapes. */
+static void demo_ids(struct demo_rng *r, const struct demo_person *d, char cccd[24], char bhyt[24])
+{
+    if (d->birth.year <= 2010 && chance(r, 55)) {
+        int century = d->birth.year >= 2000 ? 2 : 0;
+        snprintf(cccd, 24, "010%d%02d%06u", (century + (d->sex == SEX_FEMALE)) % 10,
+                 d->birth.year % 100, (unsigned)(demo_rng_next(r) % 1000000));
+    }
+    if (chance(r, 30))
+        snprintf(bhyt, 24, "01%08u", (unsigned)(demo_rng_next(r) % 100000000));
+}
+
+static int add_obs(struct store *st, const struct actor *a, const char *visit_id, const char *code,
+                   double v1, double v2, int fasting, const char *device)
+{
+    const struct obs_kind *k = obs_kind_find(code);
+    struct obs_values v = {.v = {v1, v2, 0}, .present = {1, v2 > 0, 0}, .fasting = fasting};
+    for (int i = 0; i < k->ncomp; i++) { /* keep made-up values inside the plausible bounds */
+        if (v.v[i] < k->min[i])
+            v.v[i] = k->min[i];
+        if (v.v[i] > k->max[i])
+            v.v[i] = k->max[i];
+    }
+    json_t *out;
+    int rc =
+        store_obs_add(st, a, visit_id, k, &v, device ? "device" : "manual", device, NULL, &out);
+    if (rc == MK_OK)
+        json_decref(out);
+    return rc;
+}
+
+static int add_prescription(struct store *st, const struct actor *a, const char *visit_id,
+                            const char *campaign_id, const char *med, int quantity,
+                            const char *dosage)
+{
+    json_t *out, *problem = NULL;
+    int rc = store_prescription_add(st, a, visit_id, med, quantity, dosage, &out);
+    if (rc != MK_OK)
+        return rc;
+    json_decref(out);
+    rc = store_dispense(st, a, visit_id, NULL, 0, &out, &problem);
+    if (rc == MK_ERANGE) { /* the stock ran out: a delivery comes, as it would */
+        json_t *m;
+        json_decref(problem);
+        problem = NULL;
+        rc = store_medicine_get(st, med, campaign_id, &m);
+        if (rc == MK_OK) {
+            rc = store_stock_change(st, a, json_string_value(json_object_get(m, "id")), 1000,
+                                    "receive", "delivery", &out);
+            json_decref(m);
+            if (rc == MK_OK) {
+                json_decref(out);
+                rc = store_dispense(st, a, visit_id, NULL, 0, &out, &problem);
+            }
+        }
+    }
+    json_decref(problem);
+    if (rc == MK_OK)
+        json_decref(out);
+    return rc;
+}
+
+/* One resident's visit today: about ten observations (some from devices), symptoms asked,
+ * and for raised readings the doctor's findings, a referral and medicine dispensed. */
+static int demo_visit(struct store *st, const struct actor *a, struct demo_rng *r,
+                      const char *campaign_id, const char *code, int age)
+{
+    json_t *visit;
+    int rc = store_visit_create(st, a, code, campaign_id, &visit);
+    if (rc != MK_OK)
+        return rc;
+    char vid[64];
+    snprintf(vid, sizeof vid, "%s", json_string_value(json_object_get(visit, "id")));
+    json_decref(visit);
+    bool adult = age >= 16;
+    double sys =
+        adult ? uniform(r, 100, 150) + (age > 50 ? uniform(r, 0, 40) : 0) : uniform(r, 90, 115);
+    double dia = sys * uniform(r, 0.58, 0.68);
+    const char *bp_dev = chance(r, 70) ? "demo-bp/OMRON HEM-7131U/2019A0312" : NULL;
+    rc = add_obs(st, a, vid, "bp", round(sys), round(dia), 0, bp_dev);
+    if (rc == MK_OK && sys >= 140) { /* the rule asks for a second reading */
+        sys -= uniform(r, 0, 8);
+        dia -= uniform(r, 0, 5);
+        rc = add_obs(st, a, vid, "bp", round(sys), round(dia), 0, bp_dev);
+    }
+    const char *ox = chance(r, 80) ? "cms50f/CMS50F/SN0007" : NULL;
+    if (rc == MK_OK)
+        rc = add_obs(st, a, vid, "pulse", round(uniform(r, 58, 104)), 0, 0, ox);
+    if (rc == MK_OK)
+        rc = add_obs(st, a, vid, "spo2", round(uniform(r, 93, 100)), 0, 0, ox);
+    double height = adult ? uniform(r, 145, 172) : uniform(r, 80, 160);
+    double weight = adult ? height * height / 10000.0 * uniform(r, 17.5, 30) : uniform(r, 10, 45);
+    const char *scale = chance(r, 60) ? "demo-scale/HIDPOS/0071234" : NULL;
+    if (rc == MK_OK)
+        rc = add_obs(st, a, vid, "weight", round(weight * 10) / 10, 0, 0, scale);
+    if (rc == MK_OK)
+        rc = add_obs(st, a, vid, "height", round(height), 0, 0, NULL);
+    if (rc == MK_OK)
+        rc = add_obs(st, a, vid, "temp", round(uniform(r, 36.1, 37.6) * 10) / 10, 0, 0, NULL);
+    double glucose = adult ? uniform(r, 4.2, 8) + (chance(r, 12) ? uniform(r, 2, 9) : 0) : 0;
+    int fasting = chance(r, 40) ? OBS_FASTING_YES : OBS_FASTING_NO;
+    if (rc == MK_OK && adult)
+        rc = add_obs(st, a, vid, "glucose", round(glucose * 10) / 10, 0, fasting, NULL);
+    if (rc == MK_OK && adult)
+        rc = add_obs(st, a, vid, "waist", round(weight * uniform(r, 1.2, 1.6)), 0, 0, NULL);
+    if (rc == MK_OK) {
+        json_t *none = json_array(), *out;
+        rc = store_visit_update(st, a, vid, none, NULL, &out);
+        json_decref(none);
+        if (rc == MK_OK)
+            json_decref(out);
+    }
+    bool high_bp = sys >= 140, high_glucose = glucose >= (fasting == OBS_FASTING_YES ? 7.0 : 11.1);
+    json_t *out;
+    if (rc == MK_OK && high_bp) {
+        rc = store_finding_add(st, a, vid, "I10", NULL, chance(r, 30), NULL, &out);
+        if (rc == MK_OK) {
+            json_decref(out);
+            rc = add_prescription(st, a, vid, campaign_id, "AML5", 30,
+                                  "1 viên/ngày, uống buổi sáng");
+        }
+    }
+    if (rc == MK_OK && high_glucose) {
+        rc = store_finding_add(st, a, vid, "E11.9", NULL, false, NULL, &out);
+        if (rc == MK_OK) {
+            json_decref(out);
+            rc = add_prescription(st, a, vid, campaign_id, "MET500", 60,
+                                  "1 viên x 2 lần/ngày, sau ăn");
+        }
+    }
+    if (rc == MK_OK && adult && chance(r, 6)) {
+        rc = store_finding_add(st, a, vid, "M54.5", NULL, true, NULL, &out);
+        if (rc == MK_OK) {
+            json_decref(out);
+            rc = add_prescription(st, a, vid, campaign_id, "PARA500", 10,
+                                  "1 viên khi đau, tối đa 4 viên/ngày");
+        }
+    }
+    if (rc == MK_OK && (sys >= 160 || glucose >= 11.1)) {
+        rc = store_referral_add(st, a, vid, "Bệnh viện Đa khoa tỉnh Lào Cai",
+                                sys >= 160 ? "Huyết áp cao, cần khám chuyên khoa tim mạch"
+                                           : "Đường huyết cao, cần khám nội tiết",
+                                sys >= 180 ? "urgent" : "soon", &out);
+        if (rc == MK_OK)
+            json_decref(out);
+    }
+    return rc;
+}
+
 int demo_seed(struct store *st, int patients, uint64_t seed, FILE *out)
+{
+    return demo_seed_screening(st, patients, seed, false, out);
+}
+
+int demo_seed_screening(struct store *st, int patients, uint64_t seed, bool screening, FILE *out)
 {
     struct actor a = {NULL, "system:demo"};
     json_t *campaign = NULL;
@@ -90,18 +260,27 @@ int demo_seed(struct store *st, int patients, uint64_t seed, FILE *out)
     demo_rng_seed(&rng, seed);
     for (int i = 0; rc == MK_OK && i < patients; i++) {
         struct demo_person d;
+        char cccd[24] = "", bhyt[24] = "";
         demo_person_make(&rng, &today, &d);
+        if (screening)
+            demo_ids(&rng, &d, cccd, bhyt);
         struct patient p = {
             .name = d.name,
             .sex = d.sex,
             .birth = d.birth,
             .ethnicity = d.ethnicity,
             .village = d.village,
+            .cccd = cccd,
+            .bhyt = bhyt,
             .phone = d.phone,
             .consent = true,
         };
         json_t *created;
         rc = store_patient_register(st, &a, &p, campaign_id, true, &created);
+        if (rc == MK_OK && screening)
+            rc = demo_visit(st, &a, &rng, campaign_id,
+                            json_string_value(json_object_get(created, "code")),
+                            today.year - d.birth.year);
         if (rc == MK_OK)
             json_decref(created);
     }

@@ -4,6 +4,7 @@
 
 #include "../store/store.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -19,3 +20,8 @@ extern const struct demo_staff demo_staff[5];
  * all or nothing. MK_EEXIST, and nothing written, when the data holds real campaigns (any
  * campaign but the demo one): demo staff have well-known PINs. */
 int demo_seed(struct store *st, int patients, uint64_t seed, FILE *out);
+/* The same, and when screening is true each new resident (some with CCCD and BHYT numbers)
+ * also gets a visit today with about ten observations (some from devices), symptoms asked,
+ * and, for raised readings, findings (I10, E11.9), a referral and medicine dispensed (a
+ * delivery of stock comes when it runs out). For exports and their benchmarks. */
+int demo_seed_screening(struct store *st, int patients, uint64_t seed, bool screening, FILE *out);

@@ -1,7 +1,7 @@
 # libFuzzer targets for every parser of outside input. `make fuzz` builds them with clang
 # (ASan + UBSan) and runs each for FUZZ_SECONDS on a copy of its seed corpus.
 PKGS := sqlite3 libmicrohttpd jansson libsodium libutf8proc libqrencode libpng freetype2 \
-        libusb-1.0 libgpiod
+        libusb-1.0 libgpiod libcurl
 FUZZ_SECONDS ?= 20
 B := build/fuzz
 CC := clang
