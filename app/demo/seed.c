@@ -277,6 +277,14 @@ int demo_seed_screening(struct store *st, int patients, uint64_t seed, bool scre
         };
         json_t *created;
         rc = store_patient_register(st, &a, &p, campaign_id, true, &created);
+        /* Made-up CCCD and BHYT numbers repeat now and then among many thousands: draw
+         * others for this resident (an existing card means an existing person). */
+        for (int tries = 0; rc == MK_EEXIST && screening && tries < 20; tries++) {
+            json_decref(created);
+            cccd[0] = bhyt[0] = '\0';
+            demo_ids(&rng, &d, cccd, bhyt);
+            rc = store_patient_register(st, &a, &p, campaign_id, true, &created);
+        }
         if (rc == MK_OK && screening)
             rc = demo_visit(st, &a, &rng, campaign_id,
                             json_string_value(json_object_get(created, "code")),

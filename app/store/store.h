@@ -346,3 +346,37 @@ int store_queue_status(struct store *st, const char *campaign_id, json_t **out);
  * "observations" [{code, values, fasting}] oldest first, "findings" [codes], "referrals"
  * [{to, urgency, status}], "prescribed" and "dispensed" (counts of items). */
 int store_visit_list(struct store *st, const char *campaign_id, const char *day, json_t **out);
+
+/* ---- hand-off to the hospital (app/sql/007_handoff.sql, store_handoff.c) ---- */
+
+struct keyfile;
+struct crypto_sign_ed25519ph_state;
+/* Signs what was fed to state (crypto_sign_init/update: Ed25519ph, for a file streamed
+ * through) with the kit's key. */
+void store_kit_sign_final(const struct store *st, struct crypto_sign_ed25519ph_state *state,
+                          unsigned char sig[64]);
+/* The hospital key (hospital-box, public) a campaign's package is encrypted to; NULL clears
+ * it. MK_EINVAL for another kind of key (a secret key is never stored on a kit),
+ * MK_ENOTFOUND. Audited. */
+int store_campaign_set_hospital_key(struct store *st, const struct actor *a, const char *code_or_id,
+                                    const struct keyfile *k);
+/* MK_EPERM when the campaign names none yet; MK_ENOTFOUND. */
+int store_campaign_hospital_key(struct store *st, const char *code_or_id, struct keyfile *k);
+/* The FHIR identifier systems of the receiving hospital: {"cccd","bhyt","code"} each an
+ * absolute URI (store_id_system_valid); NULL or {} returns to the defaults. MK_EINVAL for
+ * another key or a bad URI. Audited. */
+int store_campaign_set_id_systems(struct store *st, const struct actor *a, const char *code_or_id,
+                                  const json_t *systems);
+bool store_id_system_valid(const char *uri);
+
+/* At the hospital: the kits whose packages are accepted, by their signing key (kit-sign key
+ * file; its name is the kit id). MK_EEXIST when the kit or the key is there already: *out
+ * (may be NULL) {"kit": row, "same": true when it is this very kit and key}. Audited. */
+int store_trusted_kit_add(struct store *st, const struct actor *a, const struct keyfile *k,
+                          const char *label, json_t **out);
+/* MK_ENOTFOUND. Audited. */
+int store_trusted_kit_remove(struct store *st, const struct actor *a, const char *kit_id);
+int store_trusted_kit_list(struct store *st, json_t **out);
+/* MK_OK when kit_id is trusted with this key; MK_ENOTFOUND when the kit is not trusted;
+ * MK_EAUTH when it is, with another key. */
+int store_trusted_kit_check(struct store *st, const char *kit_id, const unsigned char pk[32]);

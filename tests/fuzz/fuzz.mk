@@ -9,8 +9,9 @@ FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
          -fno-sanitize-recover=all -DMOKIT_VERSION=\"fuzz\" $(shell pkg-config --cflags $(PKGS))
 LIBS := $(shell pkg-config --libs $(PKGS)) -lm
 SRC := $(wildcard app/common/*.c app/domain/*.c app/store/*.c app/api/body.c app/print/*.c \
-         firmware/proto/*.c firmware/core/*.c) build/gen/migrations.c
-TARGETS := cccd code body font sim zpl layout status devices cms50f scanner rules keyfile
+         firmware/proto/*.c firmware/core/*.c) \
+       $(filter-out app/export/pg%.c,$(wildcard app/export/*.c)) build/gen/migrations.c
+TARGETS := cccd code body font sim zpl layout status devices cms50f scanner rules keyfile package fhir_response
 
 .PHONY: run
 run: $(TARGETS:%=$(B)/fuzz_%)

@@ -1,8 +1,9 @@
 // Dashboard: residents screened (by sex, age group, ethnicity), flags, conditions, referrals and
 // medicines, today or the whole campaign. Bar charts are SVG built here; the page prints.
+// Doctors and the lead export the whole campaign from here (GET /campaigns/{code}/export).
 import * as api from '../api.js';
 import { t, lang, has } from '../i18n.js';
-import { h, s, clear, fill, button, errText } from '../ui.js';
+import { h, s, clear, fill, button, errText, toast } from '../ui.js';
 
 // A bar chart: rows [{label, value}], each label above its bar (long names stay readable on a phone).
 export function barChart(title, rows, id) {
@@ -23,6 +24,63 @@ export function barChart(title, rows, id) {
 }
 
 const ruleText = (rule) => (has('rule.' + rule) ? t('rule.' + rule) : rule);
+
+// The export formats, in the order of their buttons; the kit names the file (Content-Disposition).
+const EXPORTS = [['report', 'dash.export_report'], ['csv', 'dash.export_csv'], ['fhir', 'dash.export_fhir'], ['package', 'dash.export_package']];
+const EXPORT_ROLES = ['doctor', 'lead'];
+
+// Fetches an export and hands it to the browser as a download. A login that ended brings up the
+// PIN pad (through api.get) and the export is asked for again.
+async function download(code, format) {
+  const path = '/api/v1/campaigns/' + encodeURIComponent(code) + '/export?format=' + format + '&lang=' + lang;
+  for (let again = true; ; again = false) {
+    let r;
+    try {
+      r = await fetch(path, { credentials: 'same-origin' });
+    } catch {
+      const e = new Error('network');
+      e.offline = true;
+      throw e;
+    }
+    if (r.status === 401 && again) {
+      await api.get('/me');
+      continue;
+    }
+    if (!r.ok) {
+      let body = null;
+      try {
+        body = await r.json();
+      } catch {
+        body = null;
+      }
+      throw new api.ApiError(r.status, body);
+    }
+    const blob = await r.blob();
+    const name = (/filename="([^"]+)"/.exec(r.headers.get('Content-Disposition') || '') || [])[1] || code + '-' + format;
+    const url = URL.createObjectURL(blob);
+    const a = h('a', { href: url, download: name, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    return name;
+  }
+}
+
+function exportCard(code) {
+  const buttons = EXPORTS.map(([format, key]) => button(t(key), async () => {
+    for (const b of buttons) b.disabled = true;
+    try {
+      toast(t('dash.export_done', { name: await download(code, format) }), 'ok');
+    } catch (e) {
+      toast(errText(e), 'error', 8000);
+    } finally {
+      for (const b of buttons) b.disabled = false;
+    }
+  }, 'btn', { 'data-testid': 'export-' + format }));
+  return h('section', { class: 'card noprint', 'data-testid': 'export' }, h('h3', null, t('dash.export')),
+    h('p', { class: 'muted' }, t('dash.export_note')), h('div', { class: 'actions' }, buttons));
+}
 
 export async function render(root, ctx) {
   const scope = ctx.params.scope === 'campaign' ? 'campaign' : 'today';
@@ -59,5 +117,6 @@ export async function render(root, ctx) {
     h('section', { class: 'card' }, h('h3', null, t('dash.medicines')), h('div', { class: 'tbl-wrap' }, h('table', { 'data-testid': 'dash-meds' },
       h('thead', null, h('tr', null, h('th', null, t('doctor.medicine')), h('th', { class: 'n' }, t('pharm.dispensed')), h('th', { class: 'n' }, t('pharm.stock')))),
       h('tbody', null, (d.medicines || []).map((m) => h('tr', { 'data-med': m.code }, h('td', null, m.name + ' ' + (m.strength || '')),
-        h('td', { class: 'n', 'data-testid': 'given-' + m.code }, m.dispensed + ' ' + (m.unit || '')), h('td', { class: 'n', 'data-testid': 'left-' + m.code }, String(m.stock)))))))));
+        h('td', { class: 'n', 'data-testid': 'given-' + m.code }, m.dispensed + ' ' + (m.unit || '')), h('td', { class: 'n', 'data-testid': 'left-' + m.code }, String(m.stock)))))))),
+    d.campaign && ctx.session.staff && EXPORT_ROLES.includes(ctx.session.staff.role) ? exportCard(d.campaign.code) : null);
 }

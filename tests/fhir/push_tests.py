@@ -1,0 +1,148 @@
+"""`mokit push --fhir URL` against the test server (fhir_server.py): retries, backoff,
+Retry-After, a lost answer after the server committed, resuming, re-running, refusals."""
+import json
+import os
+import socket
+import time
+import urllib.error
+import urllib.request
+
+from fhir_server import FhirServer
+
+BATCH = 40  # 160 residents: four bundles
+
+
+def run(check, mokit, validate, build, data, work, expect):
+    token_file = os.path.join(work, "token")
+    with open(token_file, "w") as fh:
+        fh.write("s3cret-t0ken\n")
+    srv = FhirServer(token="s3cret-t0ken")
+    try:
+        _run(check, mokit, build, data, work, expect, srv, token_file)
+    finally:
+        srv.close()
+
+
+def push(mokit, build, data, url, *extra, token_file=None):
+    args = ["--json", "push", "--fhir", url, "--campaign", "DEMO-TAVAN", "--batch", str(BATCH),
+            "--timeout", "30"]
+    if token_file:
+        args += ["--token-file", token_file]
+    t = time.monotonic()
+    rc, out, err = mokit(build, data, *args, *extra)
+    try:
+        res = json.loads(out)
+    except ValueError:
+        res = {}
+    return rc, res, err, time.monotonic() - t
+
+
+def _run(check, mokit, build, data, work, expect, srv, token_file):
+    want = {t: n for t, n in expect.items() if n}
+    batches = -(-expect["Patient"] // BATCH)
+
+    # 1. Failures first: 503, a dropped connection, 429 with Retry-After, then a bundle the
+    #    server applies but whose answer is lost. Every bundle still arrives exactly once.
+    srv.script = ["503", "drop", "429:1", "commit-drop"]
+    rc, res, err, took = push(mokit, build, data, srv.url, "--backoff", "0",
+                              token_file=token_file)
+    check("push through 503, a dropped connection, 429 and a lost answer succeeds",
+          rc == 0 and res.get("done") and res.get("batches") == batches and
+          res.get("retries") == 4 and res.get("attempts") == batches + 4,
+          (rc, res, err[-2000:]))
+    check("Retry-After: 1 was honoured (backoff 0 otherwise)", took >= 1.0, took)
+    statuses = [r["status"] for r in srv.requests]
+    check("the server saw the failures, then one good answer per bundle",
+          statuses == [503, None, 429, None] + [200] * batches, statuses)
+    check("everything the server received passed both validators and the transaction checks",
+          not srv.validation_errors, srv.validation_errors[:5])
+    check("the server holds each resource once (the bundle applied twice created nothing new)",
+          srv.counts() == want, f"server {srv.counts()}\nexpected {want}")
+    check("the retry of the committed bundle created nothing",
+          srv.requests[4].get("created") == 0, srv.requests[4])
+
+    # 2. Run again: the state file says everything is there; nothing is sent.
+    n = len(srv.requests)
+    rc, res, err, _ = push(mokit, build, data, srv.url, token_file=token_file)
+    check("a re-run after a complete push sends nothing",
+          rc == 0 and res.get("batches") == 0 and len(srv.requests) == n, (rc, res, err))
+
+    # 3. --restart: everything again; conditional creates keep the server as it was.
+    rc, res, err, _ = push(mokit, build, data, srv.url, "--restart", token_file=token_file)
+    new = srv.requests[n:]
+    check("--restart sends every bundle again and the server creates nothing new",
+          rc == 0 and len(new) == batches and all(r.get("created") == 0 for r in new) and
+          srv.counts() == want, (rc, res, err, [r.get("created") for r in new]))
+
+    # 4. Interrupted: the server fails from the second bundle on; the push gives up after
+    #    --max-tries, keeping what was accepted; the next run continues after it.
+    srv.reset_store()
+    srv.script = ["ok"]
+    srv.after_script = "503"
+    rc, res, err, took = push(mokit, build, data, srv.url, "--restart", "--max-tries", "3",
+                              "--backoff", "1", token_file=token_file)
+    check("a server that stays down: exit 3 after --max-tries, saying how far it got",
+          rc == 3 and res.get("batches") == 1 and len(srv.requests) == 4 and
+          "run the same command again" in err, (rc, res, err[-1500:]))
+    check("exponential backoff between tries: 1 s then 2 s, each 0.5-1.5 times (>= 1.5 s)",
+          1.5 <= took < 10, took)
+    first = set(srv.requests[0]["patients"])
+    srv.after_script = "ok"
+    n = len(srv.requests)
+    rc, res, err, _ = push(mokit, build, data, srv.url, token_file=token_file)
+    new = srv.requests[n:]
+    check("the next run resumes after the accepted bundle: the rest, once each",
+          rc == 0 and len(new) == batches - 1 and
+          not first & {p for r in new for p in r["patients"]} and srv.counts() == want,
+          (rc, res, err[-1500:], srv.counts()))
+
+    state = [f for f in os.listdir(data) if f.startswith("push-") and f.endswith(".json")]
+    with open(os.path.join(data, state[0]) if state else os.devnull) as fh:
+        saved = json.load(fh) if state else {}
+    last = max(p for r in new for p in r["patients"]) if new else None
+    check("the resume state: one file in the data directory naming the last resident sent",
+          len(state) == 1 and saved.get("after") == last and saved.get("residents") ==
+          expect["Patient"] and not [f for f in os.listdir(data) if f.endswith(".tmp")],
+          (state, saved, last))
+
+    # 5. A refusal (4xx) stops at once, with the server's words, and is not retried.
+    srv.reset_store()
+    srv.script = ["422"]
+    rc, res, err, _ = push(mokit, build, data, srv.url, "--restart", token_file=token_file)
+    check("a 422 stops the push at once with the OperationOutcome's text (exit 2)",
+          rc == 2 and len(srv.requests) == 1 and "the hospital wants it coded" in err,
+          (rc, err[-1000:]))
+    srv.reset_store()
+    rc, res, err, _ = push(mokit, build, data, srv.url, "--restart")
+    check("no bearer token: 401 is a refusal (exit 2)", rc == 2 and len(srv.requests) == 1,
+          (rc, err[-500:]))
+
+    # 6. The server really validates: a broken bundle is turned away.
+    srv.reset_store()
+    bad = {"resourceType": "Bundle", "type": "transaction", "entry": [{
+        "fullUrl": "urn:uuid:01900000-0000-7000-8000-000000000001",
+        "resource": {"resourceType": "Patient", "id": "01900000-0000-7000-8000-000000000001",
+                     "gender": "m", "identifier": [{"system": "urn:x", "value": "1"}]},
+        "request": {"method": "POST", "url": "Patient", "ifNoneExist": "identifier=urn:x|1"}}]}
+    req = urllib.request.Request(srv.url, data=json.dumps(bad).encode(), method="POST", headers={
+        "Content-Type": "application/fhir+json", "Authorization": "Bearer s3cret-t0ken"})
+    try:
+        urllib.request.urlopen(req, timeout=30)
+        code = 200
+    except urllib.error.HTTPError as e:
+        code = e.code
+    check("the test server turns away a bundle the validators reject",
+          code == 400 and srv.counts() == {} and srv.validation_errors, code)
+
+    # 7. Nothing listening; a URL that is not http(s).
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    rc, res, err, _ = push(mokit, build, data, f"http://127.0.0.1:{port}/fhir", "--restart",
+                           "--max-tries", "2", "--backoff", "0")
+    check("nothing listening: two tries, then exit 3", rc == 3 and res.get("attempts") == 2,
+          (rc, res, err[-500:]))
+    rc, _, err = mokit(build, data, "push", "--fhir", "ftp://127.0.0.1/x", "--campaign",
+                       "DEMO-TAVAN")
+    check("only http:// and https:// URLs (exit 1)", rc == 1, (rc, err))
