@@ -197,7 +197,7 @@ bench:
 
 fuzz:
 	@images/deps.sh build fuzz
-	@$(MAKE) --no-print-directory -f tests/fuzz/fuzz.mk FUZZ_SECONDS=$(FUZZ_SECONDS)
+	@$(MAKE) --no-print-directory -j2 -f tests/fuzz/fuzz.mk FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 FORMAT_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h')
 format:

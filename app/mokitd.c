@@ -334,6 +334,7 @@ int main(int argc, char **argv)
         LOG(LOG_ERROR, "cannot open the data in %s: %s", cfg.data, mk_strerror(rc));
         goto out;
     }
+    api_export_cleanup(cfg.data);
     if (cfg.demo && (rc = demo_setup(st)) != MK_OK) {
         LOG(LOG_ERROR, "demo setup failed: %s", mk_strerror(rc));
         goto out;

@@ -25,3 +25,8 @@ struct api_config {
 int api_start(const struct api_config *cfg, struct store *st, struct api **out);
 /* Stops serving, waits for the request in progress, frees. */
 void api_stop(struct api *a);
+
+/* Removes what an export download interrupted by a crash or a power cut left in the data
+ * directory (".export-*": whole campaigns in plain text). mokitd calls it at start, holding
+ * the data directory's lock. */
+void api_export_cleanup(const char *data_dir);

@@ -56,6 +56,27 @@ static void remove_tree(const char *dir)
     rmdir(dir);
 }
 
+void api_export_cleanup(const char *data_dir)
+{
+    DIR *d = opendir(data_dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d))) {
+        char p[PATH_MAX];
+        if (strncmp(e->d_name, ".export-", 8) != 0 ||
+            snprintf(p, sizeof p, "%s/%s", data_dir, e->d_name) >= (int)sizeof p)
+            continue;
+        remove_tree(p);
+        n++;
+    }
+    closedir(d);
+    if (n)
+        LOG(LOG_NOTICE, "removed %d export%s left by an interrupted download", n,
+            n == 1 ? "" : "s");
+}
+
 /* "<data dir>/.export-XXXXXX", made: 0, or an mk_err. */
 static int make_workdir(struct store *st, char out[PATH_MAX])
 {

@@ -370,7 +370,15 @@ int cmd_export(int argc, char **argv)
             json_decref(opts);
             return rc;
         }
+        if (k.kind != KEYFILE_HOSPITAL_BOX) {
+            fprintf(stderr, "mokit: --to takes the hospital's public key file, not a %s key\n",
+                    keyfile_kind_name(k.kind));
+            sodium_memzero(&k, sizeof k);
+            json_decref(opts);
+            return EXIT_INVALID;
+        }
         json_object_set_new(opts, "hospital_key", keyfile_json(&k));
+        sodium_memzero(&k, sizeof k);
     }
     struct store *st;
     if ((rc = open_store(&st)) != 0) {

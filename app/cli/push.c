@@ -52,9 +52,10 @@ int cmd_push(int argc, char **argv)
 {
     static const char help[] =
         "usage: mokit push --fhir URL --campaign C [--batch N] [--timeout S] [--max-tries N]\n"
-        "                  [--backoff S] [--token-file FILE] [--restart]\n"
+        "                  [--backoff S] [--token-file FILE] [--restart] [--insecure-http]\n"
         "                  [--system-cccd URI] [--system-bhyt URI] [--system-code URI]\n"
-        "Posts the campaign to the FHIR R4 server at URL (its base, http:// or https://) as\n"
+        "Posts the campaign to the FHIR R4 server at URL (its base: https://, or http:// to\n"
+        "this machine only: localhost, 127.0.0.0/8, ::1) as\n"
         "transaction bundles of N residents each (default 50) with everything recorded about\n"
         "them. Every resource is a conditional create, so nothing is duplicated when a bundle\n"
         "arrives twice. A bundle is tried up to --max-tries times (default 6) when the network\n"
@@ -63,12 +64,15 @@ int cmd_push(int argc, char **argv)
         "4xx) stops the push with the server's words. --timeout: seconds per request (60).\n"
         "The push remembers the last bundle the server accepted (in the data directory): run\n"
         "it again to continue there; --restart sends everything again.\n"
-        "--token-file: a bearer token for the server, on the file's first line.\n"
+        "--token-file: a bearer token for the server, on the file's first line (never put a\n"
+        "user name or password in the URL: it is refused).\n"
+        "--insecure-http: allow http:// to another machine; names, ID numbers, diagnoses and\n"
+        "the token then cross the network unencrypted.\n"
         "Exit: 0 all sent; 2 the server refused a bundle; 3 it could not be reached.\n";
-    struct opt o[] = {{"fhir", 1, 0},        {"campaign", 1, 0},   {"batch", 1, 0},
-                      {"timeout", 1, 0},     {"max-tries", 1, 0},  {"backoff", 1, 0},
-                      {"token-file", 1, 0},  {"restart", 0, 0},    {"system-cccd", 1, 0},
-                      {"system-bhyt", 1, 0}, {"system-code", 1, 0}};
+    struct opt o[] = {{"fhir", 1, 0},        {"campaign", 1, 0},    {"batch", 1, 0},
+                      {"timeout", 1, 0},     {"max-tries", 1, 0},   {"backoff", 1, 0},
+                      {"token-file", 1, 0},  {"restart", 0, 0},     {"system-cccd", 1, 0},
+                      {"system-bhyt", 1, 0}, {"system-code", 1, 0}, {"insecure-http", 0, 0}};
     const int n = sizeof o / sizeof o[0];
     const char *pos[1];
     int npos, rc;
@@ -96,6 +100,7 @@ int cmd_push(int argc, char **argv)
         fprintf(stderr, "mokit: --fhir takes an http:// or https:// URL\n");
         return EXIT_USAGE;
     }
+    bool insecure = opt_get(o, n, "insecure-http") != NULL;
     char token[2048] = "";
     const char *tf = opt_get(o, n, "token-file");
     if (tf && (rc = read_token(tf, token, sizeof token)) != 0)
@@ -107,6 +112,12 @@ int cmd_push(int argc, char **argv)
     for (int i = 0; i < 3; i++)
         if ((v = opt_get(o, n, sys[i])))
             json_object_set_new(opts, key[i], json_string(v));
+    if (insecure) {
+        json_object_set_new(opts, "insecure_http", json_true());
+        if (strncmp(url, "http://", 7) == 0)
+            fprintf(stderr, "mokit: warning: --insecure-http: patient names, ID numbers, "
+                            "diagnoses and the token may cross the network unencrypted\n");
+    }
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "mokit: libcurl does not start\n");
@@ -150,6 +161,10 @@ int cmd_push(int argc, char **argv)
     if (rc == MK_ENOTFOUND) {
         fprintf(stderr, "mokit: no campaign %s\n", campaign);
         exit_code = EXIT_INVALID;
+    } else if (json_is_true(json_object_get(result, "bad_url"))) {
+        /* Refused before anything was sent; like a URL that is not http(s) at all. */
+        fprintf(stderr, "mokit: --fhir: %s\n", json_string_value(json_object_get(result, "error")));
+        exit_code = EXIT_USAGE;
     } else if (rc != MK_OK) {
         const char *why = json_string_value(json_object_get(result, "error"));
         bool refused = json_is_true(json_object_get(result, "refused"));

@@ -61,3 +61,5 @@ int outdir_close_file(FILE *f);
 int outdir_commit(struct outdir *d);
 /* Removes the temporary directory and what is in it. */
 void outdir_abort(struct outdir *d);
+/* fsync()s the directory that holds path, so that a rename into it survives power loss. */
+void outdir_fsync_parent(const char *path);

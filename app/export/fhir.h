@@ -103,7 +103,8 @@ struct push_req {
 
 /* Posts the campaign to the server as transaction bundles, one per batch of residents, each
  * retried with backoff on connection errors, 408, 429 and 5xx (Retry-After honoured); a 4xx
- * stops the push with the server's OperationOutcome text (logged, and in *result). After each
+ * stops the push with the server's OperationOutcome text in *result (the log gets the status
+ * and issue codes only: servers quote the values they refuse). After each
  * batch the server accepted, DATA/push-<campaign>-<hash of url>.json records how far it got,
  * so that a push run again continues there; conditional creates make a batch sent twice create
  * nothing new. MK_OK; MK_EINVAL for a bad URL or request; MK_EIO when the server could not be

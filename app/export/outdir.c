@@ -69,7 +69,7 @@ int outdir_close_file(FILE *f)
     return e == ENOSPC || e == EDQUOT ? MK_ENOSPC : MK_EIO;
 }
 
-static void fsync_dir_of(const char *path)
+void outdir_fsync_parent(const char *path)
 {
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
@@ -102,7 +102,7 @@ int outdir_commit(struct outdir *d)
         outdir_abort(d);
         return e == EEXIST || e == ENOTEMPTY ? MK_EEXIST : e == ENOSPC ? MK_ENOSPC : MK_EIO;
     }
-    fsync_dir_of(d->path);
+    outdir_fsync_parent(d->path);
     return MK_OK;
 }
 

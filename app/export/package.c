@@ -76,31 +76,30 @@ static void put_chunk(struct writer *w, crypto_secretstream_xchacha20poly1305_st
     put(w, c, (size_t)clen);
 }
 
-static void fsync_parent(const char *path)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        slash[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
 /* The records in an unnamed file (gone when closed), with their SHA-256 and size. */
 static int dump_records(const struct export_req *r, FILE **out, json_t **counts, char hex[65],
                         long long *bytes)
 {
-    FILE *f = tmpfile();
-    if (!f)
-        return io_rc(errno);
+    /* An unnamed file (gone when closed, even after a crash) in the data directory, which
+     * holds the same records in the database already; not in /tmp, which on the Pi is the
+     * same SD card but outside what the kit's owner thinks of as its data. */
+    char dir[4096];
+    const char *db = sqlite3_db_filename(r->st->db, "main");
+    snprintf(dir, sizeof dir, "%s", db && db[0] ? db : ".");
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w+b") : NULL;
+    if (!f) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        LOG(LOG_ERROR, "cannot make a temporary file in %s: %s", dir, strerror(e));
+        return io_rc(e);
+    }
     int rc = records_dump(r->st, r->campaign, f, counts, r->progress);
     if (rc == MK_OK && (fflush(f) != 0 || ferror(f)))
         rc = io_rc(errno);
@@ -306,7 +305,7 @@ int package_write(const struct export_req *r, json_t **manifest_out, char *err, 
                   "the package was not written: %s", strerror(w.bad));
         goto out;
     }
-    fsync_parent(r->out);
+    outdir_fsync_parent(r->out);
     json_t *after = json_pack("{s:s,s:s,s:O,s:s}", "format", "package", "package", pkg_id, "counts",
                               counts, "hospital_key", h.hospital_key);
     rc = store_audit(r->st, r->actor, "export", "campaign",
@@ -365,7 +364,8 @@ static int read_at(int fd, void *p, size_t n, long long off)
 static int open_package(const char *path, struct reader *rd, char *err, size_t errlen)
 {
     memset(rd, 0, sizeof *rd);
-    rd->fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Non-blocking: a FIFO named as the package must not hang the import (refused below). */
+    rd->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (rd->fd < 0)
         return fail(err, errlen, MK_EIO, "cannot read %s: %s", path, strerror(errno));
     struct stat sb;

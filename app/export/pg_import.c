@@ -8,6 +8,7 @@
 #include "pg_migrations.h"
 #include "records_int.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,12 +214,42 @@ static int copy_end(struct records_import *ri)
     return rc;
 }
 
-static void column_list(enum rtable_id t, char *out, size_t size)
+/* Appends printf-style to buf[size] at *n: false, and *n left as it was, when it does not fit
+ * (a query built in pieces stops there, never writes past its buffer). */
+static bool sql_cat(char *buf, size_t size, size_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static bool sql_cat(char *buf, size_t size, size_t *n, const char *fmt, ...)
+{
+    if (*n >= size)
+        return false;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(buf + *n, size - *n, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w >= size - *n)
+        return false;
+    *n += (size_t)w;
+    return true;
+}
+
+/* The table's columns, quoted, comma-separated: false when out[size] is too small (a
+ * programmer error: the tables are this program's). */
+static bool column_list(enum rtable_id t, char *out, size_t size)
 {
     const struct rtable *tb = &records_tables[t];
     size_t n = 0;
-    for (int i = 0; i < tb->ncols && n < size; i++)
-        n += (size_t)snprintf(out + n, size - n, "%s\"%s\"", i ? ", " : "", tb->cols[i].name);
+    bool fits = size > 0;
+    if (fits)
+        out[0] = '\0';
+    for (int i = 0; fits && i < tb->ncols; i++)
+        fits = sql_cat(out, size, &n, "%s\"%s\"", i ? ", " : "", tb->cols[i].name);
+    return fits;
+}
+
+/* A query longer than its buffer: never sent cut short. */
+static int too_long(struct records_import *ri, const char *what)
+{
+    return records_fail(ri, MK_EINVAL, "the %s query is too long for its buffer", what);
 }
 
 static int copy_start(struct records_import *ri, enum rtable_id t)
@@ -228,9 +259,11 @@ static int copy_start(struct records_import *ri, enum rtable_id t)
     if (rc != MK_OK)
         return rc;
     char cols[1024], sql[1200];
-    column_list(t, cols, sizeof cols);
-    snprintf(sql, sizeof sql, "COPY s_%s (%s%s) FROM STDIN", records_tables[t].name, cols,
-             t == RT_PATIENT ? ", name_fold, commune_fold, village_fold, ord, kit_code" : "");
+    size_t n = 0;
+    if (!column_list(t, cols, sizeof cols) ||
+        !sql_cat(sql, sizeof sql, &n, "COPY s_%s (%s%s) FROM STDIN", records_tables[t].name, cols,
+                 t == RT_PATIENT ? ", name_fold, commune_fold, village_fold, ord, kit_code" : ""))
+        return too_long(ri, "COPY");
     PGresult *r = PQexec(g->c, sql);
     int st = PQresultStatus(r);
     PQclear(r);
@@ -262,9 +295,11 @@ static int pgi_begin(struct records_import *ri)
      * empties them into the real tables, the commit drops them. */
     for (int t = 0; rc == MK_OK && t < RT_COUNT; t++) {
         char sql[256];
-        snprintf(sql, sizeof sql, "CREATE TEMP TABLE s_%s (LIKE %s%s) ON COMMIT DROP",
-                 records_tables[t].name, records_tables[t].name,
-                 t == RT_PATIENT ? ", ord bigint, kit_code text" : "");
+        size_t n = 0;
+        if (!sql_cat(sql, sizeof sql, &n, "CREATE TEMP TABLE s_%s (LIKE %s%s) ON COMMIT DROP",
+                     records_tables[t].name, records_tables[t].name,
+                     t == RT_PATIENT ? ", ord bigint, kit_code text" : ""))
+            return too_long(ri, "staging table");
         rc = pg_run(g->c, sql, 0, NULL, PGRES_COMMAND_OK, NULL, err, sizeof err);
     }
     if (rc == MK_OK)
@@ -347,26 +382,31 @@ static const char *const resolve_sql[] = {
     "pmap m WHERE m.src = s.id)",
 };
 
-/* An INSERT ... SELECT from the staging table into the real one, with patient ids mapped. */
-static void insert_sql(enum rtable_id t, char *sql, size_t size)
+/* An INSERT ... SELECT from the staging table into the real one, with patient ids mapped.
+ * MK_EINVAL (ri's error set) when it does not fit in sql[size]. */
+static int insert_sql(struct records_import *ri, enum rtable_id t, char *sql, size_t size)
 {
     const struct rtable *tb = &records_tables[t];
     char cols[1024], sel[2048];
-    size_t n = 0;
-    column_list(t, cols, sizeof cols);
-    for (int i = 0; i < tb->ncols; i++) {
+    size_t n = 0, m = 0;
+    bool fits = column_list(t, cols, sizeof cols);
+    for (int i = 0; fits && i < tb->ncols; i++) {
         const char *c = tb->cols[i].name;
         if (t == RT_VISIT && !strcmp(c, "patient_id"))
-            n += (size_t)snprintf(sel + n, sizeof sel - n,
-                                  "%scoalesce(m.dst, a.patient_id, s.patient_id)", i ? ", " : "");
+            fits = sql_cat(sel, sizeof sel, &n, "%scoalesce(m.dst, a.patient_id, s.patient_id)",
+                           i ? ", " : "");
         else
-            n += (size_t)snprintf(sel + n, sizeof sel - n, "%ss.\"%s\"", i ? ", " : "", c);
+            fits = sql_cat(sel, sizeof sel, &n, "%ss.\"%s\"", i ? ", " : "", c);
     }
-    snprintf(sql, size, "INSERT INTO %s (%s) SELECT %s FROM s_%s s%s ON CONFLICT (id) DO NOTHING",
-             tb->name, cols, sel, tb->name,
-             t == RT_VISIT ? " LEFT JOIN pmap m ON m.src = s.patient_id LEFT JOIN patient_alias a "
-                             "ON a.kind = 'id' AND a.alias = s.patient_id::text"
-                           : "");
+    if (!fits || !sql_cat(sql, size, &m,
+                          "INSERT INTO %s (%s) SELECT %s FROM s_%s s%s ON CONFLICT (id) DO NOTHING",
+                          tb->name, cols, sel, tb->name,
+                          t == RT_VISIT ? " LEFT JOIN pmap m ON m.src = s.patient_id LEFT JOIN "
+                                          "patient_alias a ON a.kind = 'id' AND a.alias = "
+                                          "s.patient_id::text"
+                                        : ""))
+        return too_long(ri, tb->name);
+    return MK_OK;
 }
 
 static long tuples(PGresult *r)
@@ -430,15 +470,28 @@ static int pgi_commit(struct records_import *ri, json_t *res)
         const char *p[] = {code};
         rc = pg_run(g->c, "SELECT 1 FROM campaign WHERE code = $1", 1, p, PGRES_TUPLES_OK, &r, err,
                     sizeof err);
-        if (rc == MK_OK && PQntuples(r) > 0)
+        if (rc == MK_OK && PQntuples(r) > 0) { /* another kit's campaign of the same code */
             records_campaign_code(ri->campaign_code, ri->kit, code, sizeof code);
+            PQclear(r);
+            rc = pg_run(g->c, "SELECT 1 FROM campaign WHERE code = $1", 1, p, PGRES_TUPLES_OK, &r,
+                        err, sizeof err);
+            if (rc == MK_OK && PQntuples(r) > 0) { /* not "already imported": MK_EEXIST is that */
+                PQclear(r);
+                return records_fail(ri, MK_EINVAL,
+                                    "campaign %s: its code %s and this kit's form of it, %s, are "
+                                    "both taken here by other campaigns",
+                                    ri->campaign_id, ri->campaign_code, code);
+            }
+        }
         const char *q[] = {code};
         if (rc == MK_OK)
             rc = pg_run(g->c, "UPDATE s_campaign SET code = $1", 1, q, PGRES_COMMAND_OK, NULL, err,
                         sizeof err);
         if (rc == MK_OK) {
-            insert_sql(RT_CAMPAIGN, sql, sizeof sql);
             PQclear(r);
+            r = NULL;
+            if ((rc = insert_sql(ri, RT_CAMPAIGN, sql, sizeof sql)) != MK_OK)
+                return rc;
             rc = pg_run(g->c, sql, 0, NULL, PGRES_COMMAND_OK, &r, err, sizeof err);
             counts[RT_CAMPAIGN] = tuples(r);
         }
@@ -446,7 +499,8 @@ static int pgi_commit(struct records_import *ri, json_t *res)
     PQclear(r);
     r = NULL;
     if (rc == MK_OK) {
-        insert_sql(RT_STAFF, sql, sizeof sql);
+        if ((rc = insert_sql(ri, RT_STAFF, sql, sizeof sql)) != MK_OK)
+            return rc;
         rc = pg_run(g->c, sql, 0, NULL, PGRES_COMMAND_OK, &r, err, sizeof err);
         counts[RT_STAFF] = tuples(r);
         PQclear(r);
@@ -458,22 +512,22 @@ static int pgi_commit(struct records_import *ri, json_t *res)
     if (rc == MK_OK)
         rc = fix_codes(ri, &codes, err, sizeof err);
     if (rc == MK_OK) {
-        char cols[1024];
-        column_list(RT_PATIENT, cols, sizeof cols);
-        char sel[1200];
-        snprintf(sel, sizeof sel, "%s", cols);
+        char cols[1024], selx[1400];
+        size_t n = 0, m = 0;
         /* s."campaign_id": its campaign of first registration may not have come along */
-        char *cp = strstr(sel, "\"campaign_id\"");
-        char selx[1400];
-        snprintf(selx, sizeof selx, "%.*s%s%s", (int)(cp - sel), sel,
-                 "CASE WHEN s.campaign_id IS NULL OR EXISTS (SELECT 1 FROM campaign c WHERE c.id = "
-                 "s.campaign_id) THEN s.campaign_id ELSE $1::uuid END",
-                 cp + strlen("\"campaign_id\""));
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO patient (%s, name_fold, commune_fold, village_fold) SELECT %s, "
-                 "name_fold, commune_fold, village_fold FROM s_patient s JOIN pmap m ON m.src = "
-                 "s.id AND m.how = 'new' ORDER BY s.ord",
-                 cols, selx);
+        const char *cp =
+            column_list(RT_PATIENT, cols, sizeof cols) ? strstr(cols, "\"campaign_id\"") : NULL;
+        if (!cp ||
+            !sql_cat(selx, sizeof selx, &n, "%.*s%s%s", (int)(cp - cols), cols,
+                     "CASE WHEN s.campaign_id IS NULL OR EXISTS (SELECT 1 FROM campaign c WHERE "
+                     "c.id = s.campaign_id) THEN s.campaign_id ELSE $1::uuid END",
+                     cp + strlen("\"campaign_id\"")) ||
+            !sql_cat(sql, sizeof sql, &m,
+                     "INSERT INTO patient (%s, name_fold, commune_fold, village_fold) SELECT %s, "
+                     "name_fold, commune_fold, village_fold FROM s_patient s JOIN pmap m ON "
+                     "m.src = s.id AND m.how = 'new' ORDER BY s.ord",
+                     cols, selx))
+            return too_long(ri, "patient");
         rc = pg_run(g->c, sql, 1, camp, PGRES_COMMAND_OK, &r, err, sizeof err);
         counts[RT_PATIENT] = tuples(r);
         PQclear(r);
@@ -532,7 +586,8 @@ static int pgi_commit(struct records_import *ri, json_t *res)
 
     /* Everything else: what is not here yet. */
     for (int t = RT_VISIT; rc == MK_OK && t < RT_COUNT; t++) {
-        insert_sql((enum rtable_id)t, sql, sizeof sql);
+        if ((rc = insert_sql(ri, (enum rtable_id)t, sql, sizeof sql)) != MK_OK)
+            return rc;
         rc = pg_run(g->c, sql, 0, NULL, PGRES_COMMAND_OK, &r, err, sizeof err);
         counts[t] = tuples(r);
         PQclear(r);

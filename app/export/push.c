@@ -13,13 +13,16 @@
 #include "../common/util.h"
 #include "../store/store_int.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -185,31 +188,48 @@ struct http {
     struct curl_slist *headers;
     long status;
     char error[CURL_ERROR_SIZE];
-    char outcome[1024]; /* the server's words when it refused */
+    char outcome[1024]; /* the server's words when it refused: for the operator, not the log */
+    char codes[128];    /* its OperationOutcome's issue codes: what the log gets */
 };
 
-static int http_open(struct http *h, const struct push_req *r)
+/* Appends to *list; on failure *list is left as it was (and still freed by http_close). */
+static int add_header(struct curl_slist **list, const char *line)
+{
+    struct curl_slist *l = curl_slist_append(*list, line);
+    if (!l)
+        return MK_ENOMEM;
+    *list = l;
+    return MK_OK;
+}
+
+static int http_open(struct http *h, const struct push_req *r, bool loopback)
 {
     h->curl = curl_easy_init();
     if (!h->curl)
         return MK_ENOMEM;
-    h->headers = curl_slist_append(NULL, "Content-Type: application/fhir+json; charset=utf-8");
-    h->headers = curl_slist_append(h->headers, "Accept: application/fhir+json");
-    h->headers = curl_slist_append(h->headers, "Prefer: return=minimal");
-    h->headers = curl_slist_append(h->headers, "Expect:"); /* no 100-continue round trip */
-    if (r->token && r->token[0]) {
+    int rc = add_header(&h->headers, "Content-Type: application/fhir+json; charset=utf-8");
+    if (rc == MK_OK)
+        rc = add_header(&h->headers, "Accept: application/fhir+json");
+    if (rc == MK_OK)
+        rc = add_header(&h->headers, "Prefer: return=minimal");
+    if (rc == MK_OK)
+        rc = add_header(&h->headers, "Expect:"); /* no 100-continue round trip */
+    if (rc == MK_OK && r->token && r->token[0]) {
         char auth[2200];
         if (snprintf(auth, sizeof auth, "Authorization: Bearer %s", r->token) >= (int)sizeof auth)
-            return MK_EINVAL;
-        h->headers = curl_slist_append(h->headers, auth);
+            rc = MK_EINVAL;
+        else
+            rc = add_header(&h->headers, auth);
         sodium_memzero(auth, sizeof auth);
     }
-    if (!h->headers)
-        return MK_ENOMEM;
+    if (rc != MK_OK)
+        return rc;
     CURL *c = h->curl;
     curl_easy_setopt(c, CURLOPT_URL, r->url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L); /* a POST is never redirected blindly */
+    if (loopback)
+        curl_easy_setopt(c, CURLOPT_PROXY, ""); /* this machine: never through a proxy */
     /* A connection per request: curl would otherwise resend a request on its own when a
      * reused connection turns out dead, out of sight of the backoff and the count of tries. */
     curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
@@ -229,7 +249,50 @@ static void http_close(struct http *h)
 {
     if (h->curl)
         curl_easy_cleanup(h->curl);
+    /* The list's copy of the Authorization header holds the token. */
+    for (struct curl_slist *l = h->headers; l; l = l->next)
+        if (l->data)
+            sodium_memzero(l->data, strlen(l->data));
     curl_slist_free_all(h->headers);
+}
+
+/* The issue codes of a server's OperationOutcome (or of a Bundle's entries' outcomes) into
+ * out, "invalid, required". Only codes of FHIR's IssueType form (lowercase letters and '-') are
+ * kept: unlike the issues' text, they cannot quote what the server refused (a name, an ID
+ * number), so they are what goes to the log. */
+static void add_codes(const json_t *oo, char *out, size_t cap)
+{
+    size_t i;
+    json_t *is;
+    json_array_foreach(json_object_get(oo, "issue"), i, is)
+    {
+        const char *c = json_string_value(json_object_get(is, "code"));
+        size_t n = c ? strlen(c) : 0;
+        if (n == 0 || n > 32 || strspn(c, "abcdefghijklmnopqrstuvwxyz-") != n)
+            continue;
+        size_t len = strlen(out);
+        if (len + n + 3 > cap)
+            return;
+        snprintf(out + len, cap - len, "%s%s", len ? ", " : "", c);
+    }
+}
+
+static void outcome_codes(const char *body, size_t n, char *out, size_t cap)
+{
+    out[0] = '\0';
+    json_t *j = body && n ? json_loadb(body, n, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    const char *rt = json_string_value(json_object_get(j, "resourceType"));
+    if (rt && strcmp(rt, "Bundle") == 0) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(j, "entry"), i, e)
+        {
+            add_codes(json_object_get(json_object_get(e, "response"), "outcome"), out, cap);
+        }
+    } else if (j) {
+        add_codes(j, out, cap);
+    }
+    json_decref(j);
 }
 
 /* One POST of the bundle: SENT (2xx), RETRY (worth another try; *wait set when the server said
@@ -239,6 +302,7 @@ static enum outcome http_post(struct http *h, const struct fhir_buf *b, double *
     struct answer a = {NULL, 0, -1};
     h->error[0] = '\0';
     h->outcome[0] = '\0';
+    h->codes[0] = '\0';
     h->status = 0;
     curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, b->p);
     curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->len);
@@ -271,6 +335,8 @@ static enum outcome http_post(struct http *h, const struct fhir_buf *b, double *
         }
         if (o != SENT && !fhir_outcome_text(a.body, a.len, h->outcome, sizeof h->outcome))
             snprintf(h->outcome, sizeof h->outcome, "HTTP %ld", h->status);
+        if (o != SENT)
+            outcome_codes(a.body, a.len, h->codes, sizeof h->codes);
         snprintf(h->error, sizeof h->error, "HTTP %ld", h->status);
     }
     free(a.body);
@@ -297,17 +363,73 @@ static double backoff(const struct push_req *r, int tries)
 
 /* ---- the push ----------------------------------------------------------------------------- */
 
-static bool url_ok(const char *u)
+/* Whether host, as curl's URL parser gives it ("[::1]" for IPv6), is this machine: localhost,
+ * 127.0.0.0/8 or ::1. Other spellings of these ("127.1", "localhost.") do not count. */
+static bool host_loopback(const char *host)
 {
-    if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)
-        return false;
-    const char *host = u + (u[4] == 's' ? 8 : 7);
-    if (!*host || *host == '/')
-        return false;
+    if (strcasecmp(host, "localhost") == 0)
+        return true;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    size_t n = strlen(host);
+    if (n > 2 && n < 64 && host[0] == '[' && host[n - 1] == ']') {
+        char v6[64];
+        memcpy(v6, host + 1, n - 2);
+        v6[n - 2] = '\0';
+        struct in6_addr a6;
+        return inet_pton(AF_INET6, v6, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+    }
+    return false;
+}
+
+/* NULL when the push may go to u, else why not. Patient data and the bearer token travel
+ * encrypted: https://, or http:// to this machine (*loopback), or http:// anywhere only when
+ * insecure_http. The host is read by curl's own URL parser, as the transfer will read it. */
+static const char *url_refusal(const char *u, bool insecure_http, bool *loopback)
+{
+    static const char bad[] = "the URL must be http:// or https:// with a host";
+    *loopback = false;
+    if (strlen(u) >= 2000)
+        return bad;
     for (const unsigned char *p = (const unsigned char *)u; *p; p++)
         if (*p <= 0x20 || *p >= 0x7f)
-            return false;
-    return strlen(u) < 2000;
+            return bad;
+    bool https = strncmp(u, "https://", 8) == 0;
+    if (!https && strncmp(u, "http://", 7) != 0)
+        return bad;
+    const char *auth = u + (https ? 8 : 7);
+    size_t alen = strcspn(auth, "/?#");
+    if (alen == 0)
+        return bad;
+    static const char userinfo[] =
+        "the URL must not hold a user name or password (user:pass@host): a URL ends up in the "
+        "audit trail, the output, the process list and the shell's history; give the server's "
+        "bearer token with --token-file";
+    if (memchr(auth, '@', alen))
+        return userinfo;
+    CURLU *cu = curl_url();
+    if (!cu)
+        return bad;
+    const char *why = NULL;
+    char *host = NULL, *user = NULL, *pass = NULL;
+    if (curl_url_set(cu, CURLUPART_URL, u, 0) != CURLUE_OK ||
+        curl_url_get(cu, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !host[0])
+        why = bad;
+    else if (curl_url_get(cu, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+             curl_url_get(cu, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK)
+        why = userinfo;
+    else
+        *loopback = host_loopback(host);
+    if (!why && !https && !*loopback && !insecure_http)
+        why = "plain http:// would send patient data and the token unencrypted: use https:// "
+              "(http:// is allowed to this machine only: localhost, 127.0.0.0/8, ::1), or "
+              "--insecure-http to send them in clear all the same";
+    curl_free(host);
+    curl_free(user);
+    curl_free(pass);
+    curl_url_cleanup(cu);
+    return why;
 }
 
 int fhir_push(const struct push_req *r)
@@ -317,9 +439,17 @@ int fhir_push(const struct push_req *r)
         *r->result = res;
     if (!res)
         return MK_ENOMEM;
-    if (!url_ok(r->url) || r->batch < 1 || r->batch > 10000 || r->max_tries < 1 || r->timeout < 1) {
-        json_object_set_new(res, "error",
-                            json_string("the URL must be http:// or https:// with a host"));
+    /* r->opts "insecure_http": true allows http:// to any host (mokit push --insecure-http). */
+    bool loopback;
+    const char *bad =
+        url_refusal(r->url, json_is_true(json_object_get(r->opts, "insecure_http")), &loopback);
+    if (bad) {
+        json_object_set_new(res, "error", json_string(bad));
+        json_object_set_new(res, "bad_url", json_true());
+        return MK_EINVAL;
+    }
+    if (r->batch < 1 || r->batch > 10000 || r->max_tries < 1 || r->timeout < 1) {
+        json_object_set_new(res, "error", json_string("batch, tries or timeout out of range"));
         return MK_EINVAL;
     }
     struct fhir_src s;
@@ -343,7 +473,7 @@ int fhir_push(const struct push_req *r)
     struct http h = {0};
     struct fhir_buf b = {0};
     long sent_batches = 0, sent_residents = 0, attempts = 0, retries = 0, entries_sent = 0;
-    rc = http_open(&h, r);
+    rc = http_open(&h, r, loopback);
     char upto[64];
     int count = 0;
     progress_note(r->progress, "residents", st.residents, total);
@@ -384,8 +514,13 @@ int fhir_push(const struct push_req *r)
         }
         if (o != SENT) {
             const char *why = o == REFUSED ? h.outcome : h.error;
-            LOG(LOG_ERROR, "push: batch %ld %s: %s", st.batches + 1,
-                o == REFUSED ? "refused by the server" : "not sent", why);
+            /* The server's words may quote what it refused (a name, a CCCD): they go to the
+             * operator (*result), the log gets the status and the issue codes only. */
+            if (o == REFUSED)
+                LOG(LOG_ERROR, "push: batch %ld refused by the server: HTTP %ld (issue codes: %s)",
+                    st.batches + 1, h.status, h.codes[0] ? h.codes : "none");
+            else
+                LOG(LOG_ERROR, "push: batch %ld not sent: %s", st.batches + 1, h.error);
             json_object_set_new(res, "error", json_string(why));
             json_object_set_new(res, "refused", json_boolean(o == REFUSED));
             rc = o == REFUSED ? MK_EINVAL : MK_EIO;

@@ -501,6 +501,24 @@ void records_campaign_code(const char *code, const char *kit, char *out, size_t 
     snprintf(out, size, "%.30s-K%.6s", code, n >= 6 ? kit + n - 6 : kit);
 }
 
+/* Appends printf-style to buf[size] at *n: false, and *n left as it was, when it does not fit
+ * (a query built in pieces stops there, never writes past its buffer). */
+static bool sql_cat(char *buf, size_t size, size_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static bool sql_cat(char *buf, size_t size, size_t *n, const char *fmt, ...)
+{
+    if (*n >= size)
+        return false;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(buf + *n, size - *n, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w >= size - *n)
+        return false;
+    *n += (size_t)w;
+    return true;
+}
+
 /* ---- dump ---- */
 
 /* The patients a campaign's package carries: registered there, or seen there. */
@@ -559,11 +577,11 @@ static int dump_table(struct store *st, enum rtable_id t, const char *campaign_i
 {
     const struct rtable *tb = &records_tables[t];
     char sql[4096];
-    size_t n = (size_t)snprintf(sql, sizeof sql, "SELECT ");
-    for (int i = 0; i < tb->ncols; i++)
-        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s\"%s\"", i ? ", " : "", tb->cols[i].name);
-    n += (size_t)snprintf(sql + n, sizeof sql - n, " %s ORDER BY id", dump_where[t]);
-    if (n >= sizeof sql)
+    size_t n = 0;
+    bool fits = sql_cat(sql, sizeof sql, &n, "SELECT ");
+    for (int i = 0; fits && i < tb->ncols; i++)
+        fits = sql_cat(sql, sizeof sql, &n, "%s\"%s\"", i ? ", " : "", tb->cols[i].name);
+    if (!fits || !sql_cat(sql, sizeof sql, &n, " %s ORDER BY id", dump_where[t]))
         return MK_EINVAL; /* programmer error: a longer query */
     sqlite3_stmt *s;
     int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
@@ -617,8 +635,13 @@ int records_dump(struct store *st, const char *campaign_code_or_id, FILE *out, j
     json_t *n = json_object();
     if (!n)
         return MK_ENOMEM;
-    /* One read transaction: the tables agree with each other while the kit works on. */
-    rc = store_err(st, sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL), "dump begin");
+    /* One read transaction: the tables agree with each other while the kit works on. Inside
+     * the caller's transaction that one serves (export_snapshot_begin does the same). */
+    bool begun = false;
+    if (sqlite3_get_autocommit(st->db)) {
+        rc = store_err(st, sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL), "dump begin");
+        begun = rc == MK_OK;
+    }
     for (int t = 0; rc == MK_OK && t < RT_COUNT; t++) {
         long count = 0;
         rc = dump_table(st, (enum rtable_id)t, id, out, &count, p);
@@ -627,7 +650,15 @@ int records_dump(struct store *st, const char *campaign_code_or_id, FILE *out, j
             progress_note(p, records_tables[t].name, count, count);
         }
     }
-    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    if (begun) {
+        /* Read only: nothing to lose, but a transaction left open would hold the snapshot
+         * and make the caller's next BEGIN fail. */
+        int end = store_err(st, sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL), "dump end");
+        if (end != MK_OK && !sqlite3_get_autocommit(st->db))
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        if (rc == MK_OK)
+            rc = end;
+    }
     if (rc == MK_OK && (fflush(out) != 0 || ferror(out)))
         rc = MK_EIO;
     if (rc == MK_OK && counts)
@@ -750,6 +781,8 @@ int records_import_line(struct records_import *ri, const char *line, size_t len)
     ri->seen[row.t]++;
     rc = ri->be->row(ri, &row);
     records_row_free(&row);
+    if (rc == MK_EEXIST) /* that says "imported before, nothing changed" (records.h) */
+        rc = MK_EINVAL;
     if (rc != MK_OK) {
         ri->state = RI_FAILED;
         if (!ri->err[0])
@@ -782,6 +815,8 @@ int records_import_commit(struct records_import *ri, json_t **result)
     if (!res)
         return MK_ENOMEM;
     int rc = ri->be->commit(ri, res);
+    if (rc == MK_EEXIST) /* that says "imported before, nothing changed" (records.h) */
+        rc = MK_EINVAL;
     ri->state = rc == MK_OK ? RI_DONE : RI_FAILED;
     if (rc == MK_OK)
         *result = res;
@@ -850,25 +885,26 @@ static int sq_begin(struct records_import *ri)
     for (int t = 0; t < RT_COUNT; t++) {
         const struct rtable *tb = &records_tables[t];
         char sql[2048];
-        size_t n = (size_t)snprintf(sql, sizeof sql, "INSERT INTO %s(", tb->name);
-        for (int i = 0; i < tb->ncols; i++)
-            n += (size_t)snprintf(sql + n, sizeof sql - n, "%s\"%s\"", i ? "," : "",
-                                  tb->cols[i].name);
-        if (t == RT_PATIENT)
-            n += (size_t)snprintf(sql + n, sizeof sql - n, ",name_fold,commune_fold,village_fold");
-        else if (t == RT_STAFF)
-            n += (size_t)snprintf(sql + n, sizeof sql - n, ",pin_hash,pin_tag,active");
-        n += (size_t)snprintf(sql + n, sizeof sql - n, ") VALUES (");
-        for (int i = 0; i < tb->ncols; i++)
-            n += (size_t)snprintf(sql + n, sizeof sql - n, "%s?%d", i ? "," : "", i + 1);
-        if (t == RT_PATIENT)
-            n += (size_t)snprintf(sql + n, sizeof sql - n, ",?%d,?%d,?%d", tb->ncols + 1,
-                                  tb->ncols + 2, tb->ncols + 3);
-        else if (t == RT_STAFF) /* "!" is no argon2id hash and -1 no tag: nobody logs in */
-            n += (size_t)snprintf(sql + n, sizeof sql - n, ",'!',-1,0");
-        n += (size_t)snprintf(sql + n, sizeof sql - n, ") ON CONFLICT(id) DO NOTHING");
-        if (n >= sizeof sql)
-            return MK_EINVAL;
+        size_t n = 0;
+        bool fits = sql_cat(sql, sizeof sql, &n, "INSERT INTO %s(", tb->name);
+        for (int i = 0; fits && i < tb->ncols; i++)
+            fits = sql_cat(sql, sizeof sql, &n, "%s\"%s\"", i ? "," : "", tb->cols[i].name);
+        if (fits && t == RT_PATIENT)
+            fits = sql_cat(sql, sizeof sql, &n, ",name_fold,commune_fold,village_fold");
+        else if (fits && t == RT_STAFF)
+            fits = sql_cat(sql, sizeof sql, &n, ",pin_hash,pin_tag,active");
+        if (fits)
+            fits = sql_cat(sql, sizeof sql, &n, ") VALUES (");
+        for (int i = 0; fits && i < tb->ncols; i++)
+            fits = sql_cat(sql, sizeof sql, &n, "%s?%d", i ? "," : "", i + 1);
+        if (fits && t == RT_PATIENT)
+            fits = sql_cat(sql, sizeof sql, &n, ",?%d,?%d,?%d", tb->ncols + 1, tb->ncols + 2,
+                           tb->ncols + 3);
+        else if (fits && t == RT_STAFF) /* "!" is no argon2id hash and -1 no tag: nobody logs in */
+            fits = sql_cat(sql, sizeof sql, &n, ",'!',-1,0");
+        if (!fits || !sql_cat(sql, sizeof sql, &n, ") ON CONFLICT(id) DO NOTHING"))
+            return records_fail(ri, MK_EINVAL, "the %s insert is longer than %zu bytes", tb->name,
+                                sizeof sql); /* programmer error */
         int r = sqlite3_prepare_v2(q->st->db, sql, -1, &q->ins[t], NULL);
         if (r != SQLITE_OK)
             return store_err(q->st, r, "import prepare");
@@ -1145,9 +1181,11 @@ static int sq_row(struct records_import *ri, const struct rrow *row)
             records_campaign_code(code, ri->kit, q->campaign_code, sizeof q->campaign_code);
             rc = sq_lookup(q, "SELECT id FROM campaign WHERE code = ?", q->campaign_code, NULL,
                            NULL, 0);
-            if (rc == 1)
-                return records_fail(ri, MK_EEXIST, "campaign code %s is taken here",
-                                    q->campaign_code);
+            if (rc == 1) /* not "already imported": MK_EEXIST is kept for that */
+                return records_fail(ri, MK_EINVAL,
+                                    "line %ld: campaign %s: its code %s and this kit's form of "
+                                    "it, %s, are both taken here by other campaigns",
+                                    ri->line, id, code, q->campaign_code);
         }
         const char *over[] = {"code", q->campaign_code};
         return rc < 0 ? rc : sq_insert(q, row, over, 1);

@@ -771,6 +771,17 @@ def main():
                         "sanitizers)") as c:
             rc = s.daemon.terminate()
             c.expect(rc == 0, "exit %r\n%s" % (rc, s.daemon.log_tail()))
+        with s.tap.case("an export left by a power cut mid-download (.export-*, plain text) is "
+                        "removed when mokitd starts again") as c:
+            left = os.path.join(s.data, ".export-Ab12Cd")
+            os.makedirs(os.path.join(left, "csv"))
+            open(os.path.join(left, "csv", "visits.csv"), "w").write("names\n")
+            open(os.path.join(s.data, "keep-me.txt"), "w").write("not an export\n")
+            s.daemon.start()
+            c.expect(workdirs(s) == [], "left: %s" % workdirs(s))
+            c.expect(os.path.exists(os.path.join(s.data, "keep-me.txt")), "removed another file")
+            rc = s.daemon.terminate()
+            c.expect(rc == 0, "exit %r" % rc)
     finally:
         s.daemon.terminate()
         s.tap.plan()

@@ -7,7 +7,7 @@ import time
 import urllib.error
 import urllib.request
 
-from fhir_server import FhirServer
+from fhir_server import FhirServer, outcome
 
 BATCH = 40  # 160 residents: four bundles
 
@@ -35,6 +35,35 @@ def push(mokit, build, data, url, *extra, token_file=None):
     except ValueError:
         res = {}
     return rc, res, err, time.monotonic() - t
+
+
+def log_lines(err):
+    """mokit's log lines on stderr (the operator's messages start with "mokit:")."""
+    return [line for line in err.splitlines() if line and not line.startswith("mokit:")]
+
+
+def refuse_quoting_cccd(srv, system="urn:mokit:id:cccd"):
+    """The next POST is refused with 422, the diagnostics quoting the first CCCD in the bundle,
+    as FHIR servers do. Returns a dict that gets the quoted value."""
+    orig = srv.handle
+    quoted = {}
+
+    def handle(h, body):
+        srv.handle = orig
+        try:
+            quoted["cccd"] = next(
+                i["value"] for e in json.loads(body)["entry"]
+                if e["resource"]["resourceType"] == "Patient"
+                for i in e["resource"].get("identifier", []) if i.get("system") == system)
+        except (ValueError, KeyError, TypeError, StopIteration):
+            quoted["cccd"] = None
+        with srv.lock:
+            srv.requests.append({"action": "422-cccd", "status": 422, "patients": []})
+        srv.reply(h, 422, outcome(f"Patient.identifier: CCCD {quoted['cccd']} belongs to "
+                                  "another patient", "duplicate"))
+
+    srv.handle = handle
+    return quoted
 
 
 def _run(check, mokit, build, data, work, expect, srv, token_file):
@@ -112,6 +141,19 @@ def _run(check, mokit, build, data, work, expect, srv, token_file):
     check("a 422 stops the push at once with the OperationOutcome's text (exit 2)",
           rc == 2 and len(srv.requests) == 1 and "the hospital wants it coded" in err,
           (rc, err[-1000:]))
+    check("the log of a refusal has the HTTP status and the issue code, not the server's text",
+          any("HTTP 422" in line and "invalid" in line for line in log_lines(err)) and
+          not any("hospital wants" in line for line in log_lines(err)), err[-1000:])
+    srv.reset_store()
+    quoted = refuse_quoting_cccd(srv)
+    rc, res, err, _ = push(mokit, build, data, srv.url, "--restart", token_file=token_file)
+    cccd = quoted.get("cccd") or ""
+    check("a 422 quoting a CCCD: the operator sees the server's words, the log not the CCCD",
+          rc == 2 and len(srv.requests) == 1 and len(cccd) == 12 and cccd.isdigit() and
+          any(cccd in line for line in err.splitlines() if line.startswith("mokit:")) and
+          not any(cccd in line for line in log_lines(err)) and
+          any("HTTP 422" in line and "duplicate" in line for line in log_lines(err)),
+          (rc, cccd, err[-1000:]))
     srv.reset_store()
     rc, res, err, _ = push(mokit, build, data, srv.url, "--restart")
     check("no bearer token: 401 is a refusal (exit 2)", rc == 2 and len(srv.requests) == 1,
@@ -146,3 +188,38 @@ def _run(check, mokit, build, data, work, expect, srv, token_file):
     rc, _, err = mokit(build, data, "push", "--fhir", "ftp://127.0.0.1/x", "--campaign",
                        "DEMO-TAVAN")
     check("only http:// and https:// URLs (exit 1)", rc == 1, (rc, err))
+
+    # 8. Plain http:// only to this machine; no credentials in the URL.
+    def quick(url, *extra):
+        t = time.monotonic()
+        rc, out, err = mokit(build, data, "--json", "push", "--fhir", url, "--campaign",
+                             "DEMO-TAVAN", "--timeout", "3", "--max-tries", "1", "--restart",
+                             *extra)
+        try:
+            res = json.loads(out)
+        except ValueError:
+            res = {}
+        return rc, res, err, time.monotonic() - t
+
+    rc, res, err, took = quick("http://192.0.2.1:9/fhir")
+    check("http:// to another machine is refused at once without --insecure-http (exit 1)",
+          rc == 1 and "--insecure-http" in err and "unencrypted" in err and
+          not res.get("attempts") and took < 2.5, (rc, res, err[-500:], took))
+    rc, res, err, took = quick("http://127.0.0.1.example/fhir")
+    check("a host that merely starts with 127.0.0.1 is not this machine (exit 1)",
+          rc == 1 and "--insecure-http" in err, (rc, err[-500:]))
+    rc, res, err, _ = quick("http://192.0.2.1:9/fhir", "--insecure-http")
+    check("--insecure-http lets http:// to another machine be tried, with a warning",
+          rc == 3 and res.get("attempts") == 1 and "warning: --insecure-http" in err,
+          (rc, res, err[-500:]))
+    rc, res, err, _ = quick(f"http://localhost:{port}/fhir")
+    check("http://localhost is allowed (tried: nothing listening, exit 3)",
+          rc == 3 and res.get("attempts") == 1, (rc, res, err[-500:]))
+    n = len(srv.requests)
+    user_url = srv.url.replace("http://", "http://nurse:pa55word@")
+    for what, url in (("user:pass@ over http", user_url),
+                      ("user@ over https", "https://nurse@fhir.example/fhir")):
+        rc, res, err, _ = quick(url, *(["--token-file", token_file] if url == user_url else []))
+        check(f"a URL with a user name or password is refused, pointing to --token-file ({what})",
+              rc == 1 and "--token-file" in err and "pa55word" not in err and
+              not res.get("attempts") and len(srv.requests) == n, (rc, res, err[-500:]))

@@ -5,8 +5,12 @@ PKGS := sqlite3 libmicrohttpd jansson libsodium libutf8proc libqrencode libpng f
 FUZZ_SECONDS ?= 20
 B := build/fuzz
 CC := clang
-FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-         -fno-sanitize-recover=all -DMOKIT_VERSION=\"fuzz\" $(shell pkg-config --cflags $(PKGS))
+# The project's sources are compiled once (instrumented, without libFuzzer's main) into
+# objects that every target links: each target then costs one compile and one link.
+COMMON := -std=c11 -D_GNU_SOURCE -g -O1 -fno-sanitize-recover=all -DMOKIT_VERSION=\"fuzz\" \
+          $(shell pkg-config --cflags $(PKGS)) -Iapp/store -Ifirmware/include
+OBJ_FLAGS := $(COMMON) -fsanitize=fuzzer-no-link,address,undefined
+FLAGS := $(COMMON) -fsanitize=fuzzer,address,undefined
 LIBS := $(shell pkg-config --libs $(PKGS)) -lm
 SRC := $(wildcard app/common/*.c app/domain/*.c app/store/*.c app/api/body.c app/print/*.c \
          firmware/proto/*.c firmware/core/*.c) \
@@ -28,6 +32,14 @@ build/gen/migrations.c: $(sort $(wildcard app/sql/*.sql))
 	@mkdir -p $(dir $@)
 	app/store/embed-sql.sh $^ > $@
 
-$(B)/fuzz_%: tests/fuzz/fuzz_%.c $(SRC)
+OBJ := $(SRC:%.c=$(B)/obj/%.o)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(OBJ_FLAGS) -c $< -o $@
+
+$(B)/fuzz_%: tests/fuzz/fuzz_%.c $(OBJ)
 	@mkdir -p $(B)
-	$(CC) $(FLAGS) -Iapp/store -Ifirmware/include -o $@ $^ $(LIBS)
+	@echo "  FUZZ    $@"
+	@$(CC) $(FLAGS) -o $@ $^ $(LIBS)

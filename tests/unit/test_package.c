@@ -2,6 +2,7 @@
  * every single flipped byte, every truncation, the wrong hospital key and an untrusted kit are
  * refused with the hospital's database unchanged. */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +17,7 @@
 
 #include "../../app/common/err.h"
 #include "../../app/common/log.h"
+#include "../../app/common/util.h"
 #include "../../app/demo/seed.h"
 #include "../../app/domain/keyfile.h"
 #include "../../app/domain/pkgfmt.h"
@@ -122,16 +124,19 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Rows of every table the import writes, and the audit, in one number per table. */
-static void counts(const char *dir, long out[8])
+#define NTABLES 15
+/* Rows of every table an import writes, and the audit (last), one number per table. */
+static void counts(const char *dir, long out[NTABLES])
 {
-    static const char *tables[] = {"patient",  "visit",        "observation", "finding",
-                                   "referral", "prescription", "staff",       "campaign"};
+    static const char *tables[NTABLES] = {
+        "patient",        "visit",  "observation",  "finding",       "referral",
+        "prescription",   "staff",  "campaign",     "medicine",      "stock_move",
+        "device_reading", "import", "likely_match", "patient_alias", "audit"};
     char path[128];
     sqlite3 *db;
     snprintf(path, sizeof path, "%s/mokit.db", dir);
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < NTABLES; i++) {
         char sql[64];
         sqlite3_stmt *s;
         snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", tables[i]);
@@ -158,7 +163,7 @@ static int try_import(struct fixture *f, const char *path, const struct keyfile 
 static void round_trip_then_reimport(void **state)
 {
     struct fixture *f = *state;
-    long kit[8], before[8], after[8], again[8];
+    long kit[NTABLES], before[NTABLES], after[NTABLES], again[NTABLES];
     json_t *res = NULL;
     char err[400];
     counts(f->kit_dir, kit);
@@ -182,7 +187,7 @@ static void round_trip_then_reimport(void **state)
 static void every_flipped_byte_is_refused(void **state)
 {
     struct fixture *f = *state;
-    long before[8], after[8];
+    long before[NTABLES], after[NTABLES];
     char path[128], err[400];
     snprintf(path, sizeof path, "%s/flipped.mokitpkg", f->scratch);
     counts(f->hosp_dir, before);
@@ -212,7 +217,7 @@ static void every_flipped_byte_is_refused(void **state)
 static void every_truncation_is_refused(void **state)
 {
     struct fixture *f = *state;
-    long before[8], after[8];
+    long before[NTABLES], after[NTABLES];
     char path[128], err[400];
     snprintf(path, sizeof path, "%s/cut.mokitpkg", f->scratch);
     counts(f->hosp_dir, before);
@@ -240,7 +245,7 @@ static void wrong_hospital_key_is_refused(void **state)
 {
     struct fixture *f = *state;
     struct keyfile pub, sec;
-    long before[8], after[8];
+    long before[NTABLES], after[NTABLES];
     char err[400];
     json_t *res = NULL;
     keypair(&pub, &sec, "Bệnh viện khác");
@@ -258,7 +263,7 @@ static void wrong_hospital_key_is_refused(void **state)
 static void untrusted_kit_is_refused(void **state)
 {
     struct fixture *f = *state;
-    long before[8], after[8];
+    long before[NTABLES], after[NTABLES];
     char err[400];
     json_t *res = NULL;
     counts(f->hosp_dir, before);
@@ -274,7 +279,8 @@ static void untrusted_kit_is_refused(void **state)
     assert_int_equal(try_import(f, f->pkg, &f->hk_sec, &res, err, sizeof err), MK_EAUTH);
     assert_non_null(strstr(err, "another key"));
     counts(f->hosp_dir, after);
-    assert_memory_equal(before, after, sizeof before);
+    /* All but the audit, which holds the two changes of trust made here. */
+    assert_memory_equal(before, after, sizeof before - sizeof before[0]);
 }
 
 static void check_without_the_secret(void **state)
@@ -302,6 +308,172 @@ static void check_without_the_secret(void **state)
     free(b);
     assert_int_equal(package_check(path, NULL, pk, NULL, err, sizeof err), MK_EINVAL);
     assert_non_null(strstr(err, "altered"));
+}
+
+/* ---- packages made by hand and signed by the trusted kit: the checks after the signature ---- */
+
+static void chunk(FILE *o, crypto_sign_state *sign, crypto_secretstream_xchacha20poly1305_state *ss,
+                  const void *m, size_t n, unsigned char tag)
+{
+    unsigned char *c = malloc(n + crypto_secretstream_xchacha20poly1305_ABYTES), len[4];
+    unsigned long long clen;
+    crypto_secretstream_xchacha20poly1305_push(ss, c, &clen, m, n, NULL, 0, tag);
+    pkg_u32_put(len, (uint32_t)clen);
+    fwrite(len, 1, 4, o);
+    fwrite(c, 1, (size_t)clen, o);
+    crypto_sign_update(sign, len, 4);
+    crypto_sign_update(sign, c, (size_t)clen);
+    free(c);
+}
+
+/* A package as package_write makes one, but of the given manifest and records, with the last
+ * records chunk tagged FINAL or not, and optionally one more chunk after it. */
+static void craft(struct fixture *f, const char *path, const char *manifest, const char *records,
+                  size_t rlen, bool final, bool extra)
+{
+    struct pkg_header h = {0};
+    snprintf(h.kit, sizeof h.kit, "%s", store_kit_id(f->kit));
+    store_kit_sign_public(f->kit, h.kit_key);
+    snprintf(h.hospital_key, sizeof h.hospital_key, "%s", f->hk_pub.fingerprint);
+    snprintf(h.created_at, sizeof h.created_at, "2026-11-22T08:00:00.000Z");
+    json_t *hj = pkg_header_json(&h);
+    char *ht = json_dumps(hj, JSON_COMPACT);
+    json_decref(hj);
+    FILE *o = fopen(path, "wb");
+    assert_non_null(o);
+    crypto_sign_state sign;
+    crypto_sign_init(&sign);
+    unsigned char prefix[PKG_PREFIX_LEN], key[32], sealed[PKG_SEALED_LEN], sh[24], sig[64];
+    pkg_prefix_make(prefix, (uint32_t)strlen(ht));
+    fwrite(prefix, 1, sizeof prefix, o);
+    fwrite(ht, 1, strlen(ht), o);
+    crypto_sign_update(&sign, prefix, sizeof prefix);
+    crypto_sign_update(&sign, (const unsigned char *)ht, strlen(ht));
+    free(ht);
+    crypto_secretstream_xchacha20poly1305_state ss;
+    crypto_secretstream_xchacha20poly1305_keygen(key);
+    crypto_box_seal(sealed, key, sizeof key, f->hk_pub.public_key);
+    crypto_secretstream_xchacha20poly1305_init_push(&ss, sh, key);
+    fwrite(sealed, 1, sizeof sealed, o);
+    fwrite(sh, 1, sizeof sh, o);
+    crypto_sign_update(&sign, sealed, sizeof sealed);
+    crypto_sign_update(&sign, sh, sizeof sh);
+    chunk(o, &sign, &ss, manifest, strlen(manifest), 0);
+    chunk(o, &sign, &ss, records, rlen,
+          final ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0);
+    if (extra)
+        chunk(o, &sign, &ss, "\n", 1, 0);
+    store_kit_sign_final(f->kit, &sign, sig);
+    fwrite(PKG_SIG_MAGIC, 1, 8, o);
+    fwrite(sig, 1, 64, o);
+    assert_int_equal(fclose(o), 0);
+}
+
+static char *manifest_for(json_t *base, const char *records, size_t rlen)
+{
+    unsigned char d[32];
+    char hex[65];
+    crypto_hash_sha256(d, (const unsigned char *)records, rlen);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    json_t *m = json_deep_copy(base);
+    char id[40];
+    util_uuid7(id); /* a package of its own: not "imported before" */
+    json_object_set_new(m, "package", json_string(id));
+    json_object_set_new(m, "records_sha256", json_string(hex));
+    json_object_set_new(m, "records_bytes", json_integer((json_int_t)rlen));
+    char *t = json_dumps(m, JSON_COMPACT);
+    json_decref(m);
+    return t;
+}
+
+static void expect_refused(struct fixture *f, const char *path, const char *why)
+{
+    char err[400] = "";
+    json_t *res = NULL;
+    int rc = try_import(f, path, &f->hk_sec, &res, err, sizeof err);
+    if (rc == MK_OK || rc == MK_EEXIST || !strstr(err, why))
+        fail_msg("expected a refusal saying \"%s\": rc %d, \"%s\"", why, rc, err);
+    assert_null(res);
+}
+
+static void checks_after_the_signature(void **state)
+{
+    struct fixture *f = *state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/crafted.mokitpkg", f->scratch);
+    /* The real manifest and records of the fixture's campaign. */
+    json_t *base = NULL;
+    char out2[128], err[300];
+    snprintf(out2, sizeof out2, "%s/again.mokitpkg", f->dir);
+    struct export_req r = {f->kit, &cli, DEMO_CAMPAIGN, out2, "vi", NULL, NULL};
+    assert_int_equal(package_write(&r, &base, err, sizeof err), MK_OK);
+    char *rec = NULL;
+    size_t rlen = 0;
+    FILE *mem = open_memstream(&rec, &rlen);
+    assert_int_equal(records_dump(f->kit, DEMO_CAMPAIGN, mem, NULL, NULL), MK_OK);
+    fclose(mem);
+    long before[NTABLES], after[NTABLES];
+    counts(f->hosp_dir, before);
+
+    char *m = manifest_for(base, rec, rlen);
+    craft(f, path, m, rec, rlen, false, false);
+    expect_refused(f, path, "ends before its last part"); /* no FINAL: cut at a chunk */
+    craft(f, path, m, rec, rlen, true, true);
+    expect_refused(f, path, "bytes follow"); /* a chunk after FINAL */
+    free(m);
+
+    json_t *other = json_deep_copy(base);
+    json_object_set_new(other, "kit", json_string("01a20000-0000-7000-8000-000000000000"));
+    m = manifest_for(other, rec, rlen);
+    craft(f, path, m, rec, rlen, true, false);
+    expect_refused(f, path, "another kit"); /* re-signed by a trusted kit as its own */
+    free(m);
+    json_decref(other);
+
+    m = manifest_for(base, rec, rlen);
+    char *h = strstr(m, "\"records_sha256\":\"") + 18;
+    *h = *h == 'a' ? 'b' : 'a';
+    craft(f, path, m, rec, rlen, true, false);
+    expect_refused(f, path, "hash");
+    free(m);
+
+    other = json_deep_copy(base);
+    json_t *c = json_object_get(other, "counts");
+    json_object_set_new(c, "visit",
+                        json_integer(json_integer_value(json_object_get(c, "visit")) + 1));
+    m = manifest_for(other, rec, rlen);
+    craft(f, path, m, rec, rlen, true, false);
+    expect_refused(f, path, "visit"); /* the counts do not match the rows */
+    free(m);
+    json_decref(other);
+
+    const char bad[] = "{\"t\":\"campaign\",\"r\":{\"id\":1}}\n";
+    m = manifest_for(base, bad, strlen(bad));
+    craft(f, path, m, bad, strlen(bad), true, false);
+    expect_refused(f, path, "line 1");
+    free(m);
+
+    m = manifest_for(base, rec, rlen - 1); /* the last line's newline is missing */
+    craft(f, path, m, rec, rlen - 1, true, false);
+    expect_refused(f, path, "middle of a line");
+    free(m);
+
+    craft(f, path, "not json", rec, rlen, true, false);
+    expect_refused(f, path, "manifest");
+
+    counts(f->hosp_dir, after);
+    assert_memory_equal(before, after, sizeof before);
+    /* The same hand-made package, whole and true, imports: the refusals were the defects'. */
+    m = manifest_for(base, rec, rlen);
+    craft(f, path, m, rec, rlen, true, false);
+    json_t *res = NULL;
+    char e2[400];
+    assert_int_equal(try_import(f, path, &f->hk_sec, &res, e2, sizeof e2), MK_OK);
+    json_decref(res);
+    free(m);
+    free(rec);
+    json_decref(base);
 }
 
 static void write_refuses_without_key_or_over_a_file(void **state)
@@ -347,6 +519,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(wrong_hospital_key_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(untrusted_kit_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(check_without_the_secret, setup, teardown),
+        cmocka_unit_test_setup_teardown(checks_after_the_signature, setup, teardown),
         cmocka_unit_test_setup_teardown(write_refuses_without_key_or_over_a_file, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -461,6 +461,53 @@ static void code_clash(void **state)
     assert_int_equal(scalar(f, q), 1);
 }
 
+/* Every occurrence of from in text[len] replaced by to (same length). */
+static char *replace_all(const char *text, size_t len, const char *from, const char *to)
+{
+    char *out = strndup(text, len);
+    assert_non_null(out);
+    assert_int_equal(strlen(from), strlen(to));
+    for (char *at = strstr(out, from); at; at = strstr(at + strlen(to), from))
+        memcpy(at, to, strlen(to));
+    return out;
+}
+
+/* A campaign whose code and this kit's form of it are both taken by other campaigns here: a
+ * refusal, never "imported before" (MK_EEXIST says nothing changed and ends the command well). */
+static void campaign_code_taken(void **state)
+{
+    struct fixture *f = *state;
+    json_t *res = NULL;
+    char err[512];
+    assert_int_equal(import_pkg(f->hosp, &f->p1, &res), MK_OK);
+    json_decref(res);
+    assert_int_equal(import_pkg(f->hosp, &f->p2, &res), MK_OK); /* DEMO-TAVAN-K<kit 2> */
+    json_decref(res);
+    long long before = all_rows(f);
+    /* kit 2 again, a campaign of another id under the same code: both codes are taken. */
+    json_t *c = json_object_get(f->p2.manifest, "campaign");
+    const char *old_id = json_string_value(json_object_get(c, "id"));
+    char pkg[UUID_LEN + 1], cid[UUID_LEN + 1];
+    util_uuid7(pkg);
+    util_uuid7(cid);
+    char *text = replace_all(f->p2.buf, f->p2.len, old_id, cid);
+    json_t *m = json_deep_copy(f->p2.manifest);
+    json_object_set_new(m, "package", json_string(pkg));
+    json_object_set_new(json_object_get(m, "campaign"), "id", json_string(cid));
+    int rc = import_text(f->hosp, m, text, f->p2.len, &res, err, sizeof err);
+    assert_int_not_equal(rc, MK_EEXIST);
+    assert_int_equal(rc, MK_EINVAL);
+    if (!strstr(err, "line 1: ") || !strstr(err, "taken here"))
+        fail_msg("\"%s\" does not say which line and why", err);
+    assert_null(res);
+    assert_int_equal(all_rows(f), before);
+    char q[200];
+    snprintf(q, sizeof q, "SELECT count(*) FROM campaign WHERE id = '%s'", cid);
+    assert_int_equal(scalar(f, q), 0);
+    json_decref(m);
+    free(text);
+}
+
 static void arrival(void **state)
 {
     struct fixture *f = *state;
@@ -530,6 +577,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(broken_lines_write_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(counts_must_match, setup, teardown),
         cmocka_unit_test_setup_teardown(code_clash, setup, teardown),
+        cmocka_unit_test_setup_teardown(campaign_code_taken, setup, teardown),
         cmocka_unit_test_setup_teardown(arrival, setup, teardown),
     };
     log_threshold = LOG_WARN;
