@@ -120,12 +120,45 @@ static int add_obs(struct store *st, const struct actor *a, const char *visit_id
     return rc;
 }
 
-static int add_prescription(struct store *st, const struct actor *a, const char *visit_id,
+/* Who does what on the demo screening day: the demo staff by role (the system when missing). */
+struct demo_team {
+    struct actor registrar, nurse, doctor, pharmacist;
+    char labels[4][48];
+};
+
+static void demo_team(struct store *st, const struct actor *sys, struct demo_team *t)
+{
+    struct actor *who[4] = {&t->registrar, &t->nurse, &t->doctor, &t->pharmacist};
+    static const char *roles[4] = {"registrar", "nurse", "doctor", "pharmacist"};
+    json_t *all = NULL, *s;
+    size_t i;
+    for (int k = 0; k < 4; k++)
+        *who[k] = *sys;
+    if (store_staff_list(st, &all) != MK_OK)
+        return;
+    json_array_foreach(all, i, s)
+    {
+        const char *role = json_string_value(json_object_get(s, "role"));
+        const char *id = json_string_value(json_object_get(s, "id"));
+        for (int k = 0; k < 4; k++) {
+            if (!role || !id || strcmp(role, roles[k]) != 0 || who[k]->staff_id != sys->staff_id)
+                continue;
+            snprintf(t->labels[k], sizeof t->labels[k], "staff:%s", id);
+            /* The id lives as long as the label buffer: keep it there too. */
+            who[k]->label = t->labels[k];
+            who[k]->staff_id = t->labels[k] + 6;
+        }
+    }
+    json_decref(all);
+}
+
+static int add_prescription(struct store *st, const struct demo_team *t, const char *visit_id,
                             const char *campaign_id, const char *med, int quantity,
                             const char *dosage)
 {
     json_t *out, *problem = NULL;
-    int rc = store_prescription_add(st, a, visit_id, med, quantity, dosage, &out);
+    const struct actor *a = &t->pharmacist;
+    int rc = store_prescription_add(st, &t->doctor, visit_id, med, quantity, dosage, &out);
     if (rc != MK_OK)
         return rc;
     json_decref(out);
@@ -153,11 +186,12 @@ static int add_prescription(struct store *st, const struct actor *a, const char 
 
 /* One resident's visit today: about ten observations (some from devices), symptoms asked,
  * and for raised readings the doctor's findings, a referral and medicine dispensed. */
-static int demo_visit(struct store *st, const struct actor *a, struct demo_rng *r,
+static int demo_visit(struct store *st, const struct demo_team *t, struct demo_rng *r,
                       const char *campaign_id, const char *code, int age)
 {
     json_t *visit;
-    int rc = store_visit_create(st, a, code, campaign_id, &visit);
+    const struct actor *a = &t->nurse;
+    int rc = store_visit_create(st, &t->registrar, code, campaign_id, &visit);
     if (rc != MK_OK)
         return rc;
     char vid[64];
@@ -204,31 +238,31 @@ static int demo_visit(struct store *st, const struct actor *a, struct demo_rng *
     bool high_bp = sys >= 140, high_glucose = glucose >= (fasting == OBS_FASTING_YES ? 7.0 : 11.1);
     json_t *out;
     if (rc == MK_OK && high_bp) {
-        rc = store_finding_add(st, a, vid, "I10", NULL, chance(r, 30), NULL, &out);
+        rc = store_finding_add(st, &t->doctor, vid, "I10", NULL, chance(r, 30), NULL, &out);
         if (rc == MK_OK) {
             json_decref(out);
-            rc = add_prescription(st, a, vid, campaign_id, "AML5", 30,
+            rc = add_prescription(st, t, vid, campaign_id, "AML5", 30,
                                   "1 viên/ngày, uống buổi sáng");
         }
     }
     if (rc == MK_OK && high_glucose) {
-        rc = store_finding_add(st, a, vid, "E11.9", NULL, false, NULL, &out);
+        rc = store_finding_add(st, &t->doctor, vid, "E11.9", NULL, false, NULL, &out);
         if (rc == MK_OK) {
             json_decref(out);
-            rc = add_prescription(st, a, vid, campaign_id, "MET500", 60,
+            rc = add_prescription(st, t, vid, campaign_id, "MET500", 60,
                                   "1 viên x 2 lần/ngày, sau ăn");
         }
     }
     if (rc == MK_OK && adult && chance(r, 6)) {
-        rc = store_finding_add(st, a, vid, "M54.5", NULL, true, NULL, &out);
+        rc = store_finding_add(st, &t->doctor, vid, "M54.5", NULL, true, NULL, &out);
         if (rc == MK_OK) {
             json_decref(out);
-            rc = add_prescription(st, a, vid, campaign_id, "PARA500", 10,
+            rc = add_prescription(st, t, vid, campaign_id, "PARA500", 10,
                                   "1 viên khi đau, tối đa 4 viên/ngày");
         }
     }
     if (rc == MK_OK && (sys >= 160 || glucose >= 11.1)) {
-        rc = store_referral_add(st, a, vid, "Bệnh viện Đa khoa tỉnh Lào Cai",
+        rc = store_referral_add(st, &t->doctor, vid, "Bệnh viện Đa khoa tỉnh Lào Cai",
                                 sys >= 160 ? "Huyết áp cao, cần khám chuyên khoa tim mạch"
                                            : "Đường huyết cao, cần khám nội tiết",
                                 sys >= 180 ? "urgent" : "soon", &out);
@@ -254,6 +288,9 @@ int demo_seed_screening(struct store *st, int patients, uint64_t seed, bool scre
     if (rc != MK_OK)
         return rc;
     rc = seed_setup(st, &a, &campaign);
+    struct demo_team team;
+    if (rc == MK_OK && screening)
+        demo_team(st, &a, &team);
     const char *campaign_id = json_string_value(json_object_get(campaign, "id"));
     util_today(day);
     date_parse(day, &today);
@@ -286,7 +323,7 @@ int demo_seed_screening(struct store *st, int patients, uint64_t seed, bool scre
             rc = store_patient_register(st, &a, &p, campaign_id, true, &created);
         }
         if (rc == MK_OK && screening)
-            rc = demo_visit(st, &a, &rng, campaign_id,
+            rc = demo_visit(st, &team, &rng, campaign_id,
                             json_string_value(json_object_get(created, "code")),
                             today.year - d.birth.year);
         if (rc == MK_OK)
