@@ -30,6 +30,9 @@ int open_store(struct store **st);
 /* Prints "mokit: what: error" and maps the mk_err to an exit code. */
 int fail_rc(int rc, const char *what);
 void print_json(json_t *j);
+/* --system-cccd/--system-bhyt/--system-code (export, push) into opts as system_cccd...:
+ * 0, or EXIT_INVALID with a message for one that is not an identifier system URI. */
+int cli_id_system_opts(const struct opt *o, int n, json_t *opts);
 
 /* A progress bar on standard error when it is a terminal (nothing otherwise). */
 struct progress;

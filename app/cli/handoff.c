@@ -293,6 +293,24 @@ int cmd_keys_trust(int argc, char **argv)
 
 /* ---- mokit export ---- */
 
+int cli_id_system_opts(const struct opt *o, int n, json_t *opts)
+{
+    static const char *sys[] = {"system-cccd", "system-bhyt", "system-code"};
+    static const char *key[] = {"system_cccd", "system_bhyt", "system_code"};
+    for (int i = 0; i < 3; i++) {
+        const char *v = opt_get(o, n, sys[i]);
+        if (!v)
+            continue;
+        if (!store_id_system_valid(v)) {
+            fprintf(stderr, "mokit: --%s must be an absolute URI (urn:oid:..., https://...)\n",
+                    sys[i]);
+            return EXIT_INVALID;
+        }
+        json_object_set_new(opts, key[i], json_string(v));
+    }
+    return 0;
+}
+
 int cmd_export(int argc, char **argv)
 {
     static const char help[] =
@@ -346,19 +364,9 @@ int cmd_export(int argc, char **argv)
         return EXIT_USAGE;
     }
     json_t *opts = json_object();
-    static const char *sys[] = {"system-cccd", "system-bhyt", "system-code"};
-    static const char *key[] = {"system_cccd", "system_bhyt", "system_code"};
-    for (int i = 0; i < 3; i++) {
-        const char *v = opt_get(o, n, sys[i]);
-        if (!v)
-            continue;
-        if (!store_id_system_valid(v)) {
-            fprintf(stderr, "mokit: --%s must be an absolute URI (urn:oid:..., https://...)\n",
-                    sys[i]);
-            json_decref(opts);
-            return EXIT_INVALID;
-        }
-        json_object_set_new(opts, key[i], json_string(v));
+    if ((rc = cli_id_system_opts(o, n, opts)) != 0) {
+        json_decref(opts);
+        return rc;
     }
     const char *rules = opt_get(o, n, "rules");
     if (rules)

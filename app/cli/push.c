@@ -107,11 +107,10 @@ int cmd_push(int argc, char **argv)
         return rc;
 
     json_t *opts = json_object();
-    static const char *sys[] = {"system-cccd", "system-bhyt", "system-code"};
-    static const char *key[] = {"system_cccd", "system_bhyt", "system_code"};
-    for (int i = 0; i < 3; i++)
-        if ((v = opt_get(o, n, sys[i])))
-            json_object_set_new(opts, key[i], json_string(v));
+    if ((rc = cli_id_system_opts(o, n, opts)) != 0) {
+        json_decref(opts);
+        return rc;
+    }
     if (insecure) {
         json_object_set_new(opts, "insecure_http", json_true());
         if (strncmp(url, "http://", 7) == 0)

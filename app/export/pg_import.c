@@ -214,24 +214,6 @@ static int copy_end(struct records_import *ri)
     return rc;
 }
 
-/* Appends printf-style to buf[size] at *n: false, and *n left as it was, when it does not fit
- * (a query built in pieces stops there, never writes past its buffer). */
-static bool sql_cat(char *buf, size_t size, size_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static bool sql_cat(char *buf, size_t size, size_t *n, const char *fmt, ...)
-{
-    if (*n >= size)
-        return false;
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(buf + *n, size - *n, fmt, ap);
-    va_end(ap);
-    if (w < 0 || (size_t)w >= size - *n)
-        return false;
-    *n += (size_t)w;
-    return true;
-}
-
 /* The table's columns, quoted, comma-separated: false when out[size] is too small (a
  * programmer error: the tables are this program's). */
 static bool column_list(enum rtable_id t, char *out, size_t size)
@@ -242,7 +224,7 @@ static bool column_list(enum rtable_id t, char *out, size_t size)
     if (fits)
         out[0] = '\0';
     for (int i = 0; fits && i < tb->ncols; i++)
-        fits = sql_cat(out, size, &n, "%s\"%s\"", i ? ", " : "", tb->cols[i].name);
+        fits = records_sql_cat(out, size, &n, "%s\"%s\"", i ? ", " : "", tb->cols[i].name);
     return fits;
 }
 
@@ -261,8 +243,9 @@ static int copy_start(struct records_import *ri, enum rtable_id t)
     char cols[1024], sql[1200];
     size_t n = 0;
     if (!column_list(t, cols, sizeof cols) ||
-        !sql_cat(sql, sizeof sql, &n, "COPY s_%s (%s%s) FROM STDIN", records_tables[t].name, cols,
-                 t == RT_PATIENT ? ", name_fold, commune_fold, village_fold, ord, kit_code" : ""))
+        !records_sql_cat(
+            sql, sizeof sql, &n, "COPY s_%s (%s%s) FROM STDIN", records_tables[t].name, cols,
+            t == RT_PATIENT ? ", name_fold, commune_fold, village_fold, ord, kit_code" : ""))
         return too_long(ri, "COPY");
     PGresult *r = PQexec(g->c, sql);
     int st = PQresultStatus(r);
@@ -296,9 +279,10 @@ static int pgi_begin(struct records_import *ri)
     for (int t = 0; rc == MK_OK && t < RT_COUNT; t++) {
         char sql[256];
         size_t n = 0;
-        if (!sql_cat(sql, sizeof sql, &n, "CREATE TEMP TABLE s_%s (LIKE %s%s) ON COMMIT DROP",
-                     records_tables[t].name, records_tables[t].name,
-                     t == RT_PATIENT ? ", ord bigint, kit_code text" : ""))
+        if (!records_sql_cat(sql, sizeof sql, &n,
+                             "CREATE TEMP TABLE s_%s (LIKE %s%s) ON COMMIT DROP",
+                             records_tables[t].name, records_tables[t].name,
+                             t == RT_PATIENT ? ", ord bigint, kit_code text" : ""))
             return too_long(ri, "staging table");
         rc = pg_run(g->c, sql, 0, NULL, PGRES_COMMAND_OK, NULL, err, sizeof err);
     }
@@ -393,18 +377,19 @@ static int insert_sql(struct records_import *ri, enum rtable_id t, char *sql, si
     for (int i = 0; fits && i < tb->ncols; i++) {
         const char *c = tb->cols[i].name;
         if (t == RT_VISIT && !strcmp(c, "patient_id"))
-            fits = sql_cat(sel, sizeof sel, &n, "%scoalesce(m.dst, a.patient_id, s.patient_id)",
-                           i ? ", " : "");
+            fits = records_sql_cat(sel, sizeof sel, &n,
+                                   "%scoalesce(m.dst, a.patient_id, s.patient_id)", i ? ", " : "");
         else
-            fits = sql_cat(sel, sizeof sel, &n, "%ss.\"%s\"", i ? ", " : "", c);
+            fits = records_sql_cat(sel, sizeof sel, &n, "%ss.\"%s\"", i ? ", " : "", c);
     }
-    if (!fits || !sql_cat(sql, size, &m,
-                          "INSERT INTO %s (%s) SELECT %s FROM s_%s s%s ON CONFLICT (id) DO NOTHING",
-                          tb->name, cols, sel, tb->name,
-                          t == RT_VISIT ? " LEFT JOIN pmap m ON m.src = s.patient_id LEFT JOIN "
-                                          "patient_alias a ON a.kind = 'id' AND a.alias = "
-                                          "s.patient_id::text"
-                                        : ""))
+    if (!fits ||
+        !records_sql_cat(sql, size, &m,
+                         "INSERT INTO %s (%s) SELECT %s FROM s_%s s%s ON CONFLICT (id) DO NOTHING",
+                         tb->name, cols, sel, tb->name,
+                         t == RT_VISIT ? " LEFT JOIN pmap m ON m.src = s.patient_id LEFT JOIN "
+                                         "patient_alias a ON a.kind = 'id' AND a.alias = "
+                                         "s.patient_id::text"
+                                       : ""))
         return too_long(ri, tb->name);
     return MK_OK;
 }
@@ -518,15 +503,17 @@ static int pgi_commit(struct records_import *ri, json_t *res)
         const char *cp =
             column_list(RT_PATIENT, cols, sizeof cols) ? strstr(cols, "\"campaign_id\"") : NULL;
         if (!cp ||
-            !sql_cat(selx, sizeof selx, &n, "%.*s%s%s", (int)(cp - cols), cols,
-                     "CASE WHEN s.campaign_id IS NULL OR EXISTS (SELECT 1 FROM campaign c WHERE "
-                     "c.id = s.campaign_id) THEN s.campaign_id ELSE $1::uuid END",
-                     cp + strlen("\"campaign_id\"")) ||
-            !sql_cat(sql, sizeof sql, &m,
-                     "INSERT INTO patient (%s, name_fold, commune_fold, village_fold) SELECT %s, "
-                     "name_fold, commune_fold, village_fold FROM s_patient s JOIN pmap m ON "
-                     "m.src = s.id AND m.how = 'new' ORDER BY s.ord",
-                     cols, selx))
+            !records_sql_cat(
+                selx, sizeof selx, &n, "%.*s%s%s", (int)(cp - cols), cols,
+                "CASE WHEN s.campaign_id IS NULL OR EXISTS (SELECT 1 FROM campaign c WHERE "
+                "c.id = s.campaign_id) THEN s.campaign_id ELSE $1::uuid END",
+                cp + strlen("\"campaign_id\"")) ||
+            !records_sql_cat(
+                sql, sizeof sql, &m,
+                "INSERT INTO patient (%s, name_fold, commune_fold, village_fold) SELECT %s, "
+                "name_fold, commune_fold, village_fold FROM s_patient s JOIN pmap m ON "
+                "m.src = s.id AND m.how = 'new' ORDER BY s.ord",
+                cols, selx))
             return too_long(ri, "patient");
         rc = pg_run(g->c, sql, 1, camp, PGRES_COMMAND_OK, &r, err, sizeof err);
         counts[RT_PATIENT] = tuples(r);

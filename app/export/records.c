@@ -501,11 +501,7 @@ void records_campaign_code(const char *code, const char *kit, char *out, size_t 
     snprintf(out, size, "%.30s-K%.6s", code, n >= 6 ? kit + n - 6 : kit);
 }
 
-/* Appends printf-style to buf[size] at *n: false, and *n left as it was, when it does not fit
- * (a query built in pieces stops there, never writes past its buffer). */
-static bool sql_cat(char *buf, size_t size, size_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static bool sql_cat(char *buf, size_t size, size_t *n, const char *fmt, ...)
+bool records_sql_cat(char *buf, size_t size, size_t *n, const char *fmt, ...)
 {
     if (*n >= size)
         return false;
@@ -578,10 +574,10 @@ static int dump_table(struct store *st, enum rtable_id t, const char *campaign_i
     const struct rtable *tb = &records_tables[t];
     char sql[4096];
     size_t n = 0;
-    bool fits = sql_cat(sql, sizeof sql, &n, "SELECT ");
+    bool fits = records_sql_cat(sql, sizeof sql, &n, "SELECT ");
     for (int i = 0; fits && i < tb->ncols; i++)
-        fits = sql_cat(sql, sizeof sql, &n, "%s\"%s\"", i ? ", " : "", tb->cols[i].name);
-    if (!fits || !sql_cat(sql, sizeof sql, &n, " %s ORDER BY id", dump_where[t]))
+        fits = records_sql_cat(sql, sizeof sql, &n, "%s\"%s\"", i ? ", " : "", tb->cols[i].name);
+    if (!fits || !records_sql_cat(sql, sizeof sql, &n, " %s ORDER BY id", dump_where[t]))
         return MK_EINVAL; /* programmer error: a longer query */
     sqlite3_stmt *s;
     int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
@@ -886,23 +882,23 @@ static int sq_begin(struct records_import *ri)
         const struct rtable *tb = &records_tables[t];
         char sql[2048];
         size_t n = 0;
-        bool fits = sql_cat(sql, sizeof sql, &n, "INSERT INTO %s(", tb->name);
+        bool fits = records_sql_cat(sql, sizeof sql, &n, "INSERT INTO %s(", tb->name);
         for (int i = 0; fits && i < tb->ncols; i++)
-            fits = sql_cat(sql, sizeof sql, &n, "%s\"%s\"", i ? "," : "", tb->cols[i].name);
+            fits = records_sql_cat(sql, sizeof sql, &n, "%s\"%s\"", i ? "," : "", tb->cols[i].name);
         if (fits && t == RT_PATIENT)
-            fits = sql_cat(sql, sizeof sql, &n, ",name_fold,commune_fold,village_fold");
+            fits = records_sql_cat(sql, sizeof sql, &n, ",name_fold,commune_fold,village_fold");
         else if (fits && t == RT_STAFF)
-            fits = sql_cat(sql, sizeof sql, &n, ",pin_hash,pin_tag,active");
+            fits = records_sql_cat(sql, sizeof sql, &n, ",pin_hash,pin_tag,active");
         if (fits)
-            fits = sql_cat(sql, sizeof sql, &n, ") VALUES (");
+            fits = records_sql_cat(sql, sizeof sql, &n, ") VALUES (");
         for (int i = 0; fits && i < tb->ncols; i++)
-            fits = sql_cat(sql, sizeof sql, &n, "%s?%d", i ? "," : "", i + 1);
+            fits = records_sql_cat(sql, sizeof sql, &n, "%s?%d", i ? "," : "", i + 1);
         if (fits && t == RT_PATIENT)
-            fits = sql_cat(sql, sizeof sql, &n, ",?%d,?%d,?%d", tb->ncols + 1, tb->ncols + 2,
-                           tb->ncols + 3);
+            fits = records_sql_cat(sql, sizeof sql, &n, ",?%d,?%d,?%d", tb->ncols + 1,
+                                   tb->ncols + 2, tb->ncols + 3);
         else if (fits && t == RT_STAFF) /* "!" is no argon2id hash and -1 no tag: nobody logs in */
-            fits = sql_cat(sql, sizeof sql, &n, ",'!',-1,0");
-        if (!fits || !sql_cat(sql, sizeof sql, &n, ") ON CONFLICT(id) DO NOTHING"))
+            fits = records_sql_cat(sql, sizeof sql, &n, ",'!',-1,0");
+        if (!fits || !records_sql_cat(sql, sizeof sql, &n, ") ON CONFLICT(id) DO NOTHING"))
             return records_fail(ri, MK_EINVAL, "the %s insert is longer than %zu bytes", tb->name,
                                 sizeof sql); /* programmer error */
         int r = sqlite3_prepare_v2(q->st->db, sql, -1, &q->ins[t], NULL);

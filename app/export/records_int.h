@@ -108,6 +108,10 @@ struct records_import {
 enum { RI_NEW, RI_OPEN, RI_FAILED, RI_DONE };
 
 /* Sets ri->err (printf-style); returns rc. */
+/* Appends printf-style to buf[size] at *n: false, and *n left as it was, when it does not fit
+ * (a query built in pieces stops there, never writes past its buffer). Both importers. */
+bool records_sql_cat(char *buf, size_t size, size_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 int records_fail(struct records_import *ri, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* A new importer with back end be and state impl (owned: be->free frees it). */
