@@ -1111,6 +1111,14 @@ static void print_decoded(void *ctx, double at, const struct fw_decoded *d)
         print_line(o);
         (*count)++;
     }
+    if (d->device_clock) { /* the device told its clock ("now" by the device) */
+        json_t *o = json_pack("{s:o, s:I}", "at", at >= 0 ? json_real(at) : json_null(), "clock",
+                              (json_int_t)d->device_clock);
+        if (d->device_clock_local)
+            json_object_set_new(o, "device_clock", json_string("local"));
+        print_line(o);
+        (*count)++;
+    }
     if (d->scanned) {
         json_t *o = json_pack("{s:o}", "at", at >= 0 ? json_real(at) : json_null());
         json_object_set_new(o, d->scanned > 0 ? "scan" : "rejected",
@@ -1261,7 +1269,7 @@ static int cmd_device(int argc, char **argv)
     if (!strcmp(sub, "list") && npos == 0 && !opt_get(o, 1, "driver")) {
         json_t *list = json_array();
         for (size_t i = 0; i < fw_drivers_count; i++) {
-            const struct fw_driver *d = &fw_drivers[i];
+            const struct fw_driver *d = fw_drivers[i];
             json_t *ids = json_array();
             char id[16];
             for (const struct fw_usb_id *u = d->usb_ids; u && u->vid; u++) {

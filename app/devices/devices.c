@@ -27,9 +27,12 @@ static json_t *identity_json(const struct fw_identity *id)
     char usb[16] = "";
     if (id->vid || id->pid)
         snprintf(usb, sizeof usb, "%04x:%04x", id->vid, id->pid);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", id->id, "driver", id->driver,
-                     "model", id->model, "serial", id->serial, "path", id->path, "transport",
-                     id->transport, "usb", usb);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", id->id, "driver",
+                          id->driver, "model", id->model, "serial", id->serial, "path", id->path,
+                          "transport", id->transport, "usb", usb);
+    if (o && id->clock_known) /* the device's clock minus the kit's, this connection */
+        json_object_set_new(o, "clock_offset", json_real(round(id->clock_offset)));
+    return o;
 }
 
 json_t *devices_list(struct devices *d)
@@ -199,6 +202,19 @@ static void on_scan(struct devices *d, const struct fw_event *ev)
 
 /* ---- readings ---- */
 
+/* The device's connection ("usb-1-1.2@1790000000.123") recorded, with its clock offset once
+ * the device has told its clock. */
+static int connection(struct devices *d, const struct fw_identity *id, const char *device,
+                      char out[96])
+{
+    snprintf(out, 96, "%.60s@%.3f", id->id, id->connected_at);
+    int rc = store_device_connection(d->st, out, id->id, device, id->connected_at,
+                                     id->clock_known, id->clock_offset);
+    if (rc != MK_OK)
+        LOG(LOG_ERROR, "%s: cannot record the connection: %s", id->id, mk_strerror(rc));
+    return rc;
+}
+
 static void on_reading(struct devices *d, const struct fw_event *ev)
 {
     const struct fw_identity *id = ev->dev;
@@ -207,6 +223,9 @@ static void on_reading(struct devices *d, const struct fw_event *ev)
     snprintf(device, sizeof device, "%s/%s/%s", id->driver, id->model, id->serial);
     if (ev->raw_len && (raw = malloc(ev->raw_len * 2 + 1)))
         util_hex(ev->raw, ev->raw_len, raw);
+    char conn[96] = "";
+    if (id->connected_at > 0 && connection(d, id, device, conn) != MK_OK)
+        conn[0] = '\0'; /* logged; the reading is kept all the same */
     for (size_t i = 0; i < ev->decoded->nreadings; i++) {
         const struct fw_reading *r = &ev->decoded->readings[i];
         struct reading_in in = {.station = have ? station : NULL,
@@ -215,7 +234,10 @@ static void on_reading(struct devices *d, const struct fw_event *ev)
                                 .code = r->kind,
                                 .device_time = r->device_time,
                                 .stored = r->stored,
-                                .raw_hex = raw};
+                                .raw_hex = raw,
+                                .connection_id = conn[0] ? conn : NULL,
+                                .clock_known = id->clock_known,
+                                .clock_offset = id->clock_offset};
         in.v[0] = r->value;
         in.present[0] = 1;
         if (strcmp(r->kind, "bp") == 0) {
@@ -257,6 +279,12 @@ static void on_event(void *ctx, const struct fw_event *ev)
         json_object_set_new(o, "state", json_string(fw_dev_state_name(ev->state)));
         json_object_set_new(o, "message", json_string(ev->message ? ev->message : ""));
         publish(d, "device", o);
+        if (ev->dev->clock_known && ev->dev->connected_at > 0) { /* the clock, as soon as told */
+            char device[256], conn[96];
+            snprintf(device, sizeof device, "%s/%s/%s", ev->dev->driver, ev->dev->model,
+                     ev->dev->serial);
+            connection(d, ev->dev, device, conn);
+        }
         break;
     }
     case FW_EV_SCAN:

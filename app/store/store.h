@@ -232,7 +232,18 @@ struct reading_in {
     long long device_time; /* unix seconds by the device's clock; 0: a live reading */
     int stored;            /* from the device's memory (device_time 0: when is not known) */
     const char *raw_hex;   /* the frame, for provenance */
+    /* The connection (NULL: none recorded) and, when the device told its clock on it, the
+     * device's clock minus the kit's (seconds): a time from its memory is compared with the
+     * scan of the current patient on the kit's clock. */
+    const char *connection_id;
+    int clock_known;
+    double clock_offset;
 };
+/* Records a device's connection (id as the device manager makes it: device id "@" start) and,
+ * once known, its clock offset. Idempotent. */
+int store_device_connection(struct store *st, const char *id, const char *device_id,
+                            const char *device, double connected_at, int clock_known,
+                            double clock_offset);
 /* Keeps a device reading. It becomes an observation of the station's current visit (source
  * "device", the device in its provenance) when the station has one today and the values are
  * plausible; else it waits as "unassigned" (or "implausible"). *out is the reading with

@@ -242,8 +242,8 @@ int store_station_for_device(struct store *st, const char *device_id, const char
 
 #define READING_COLS                                                                          \
     "SELECT id, station, device_id, device, code, value, value2, value3, unit, device_time, " \
-    "received_at, raw, state, note, visit_id, observation_id, assigned_at, assigned_by "      \
-    "FROM device_reading "
+    "received_at, raw, state, note, visit_id, observation_id, assigned_at, assigned_by, "     \
+    "connection_id, clock_offset FROM device_reading "
 
 static json_t *reading_json(sqlite3_stmt *s)
 {
@@ -354,8 +354,10 @@ int store_reading_add(struct store *st, const struct actor *a, const struct read
     int rc = store_begin(st);
     if (rc != MK_OK)
         return rc;
+    char ktime[32] = ""; /* device_time on the kit's clock */
     if (r->device_time) {
         util_time_iso((double)r->device_time, dtime);
+        util_time_iso((double)r->device_time - (r->clock_known ? r->clock_offset : 0), ktime);
         snprintf(dedupe, sizeof dedupe, "%s|%s|%s|%.3f|%.3f|%.3f", r->device, r->code, dtime,
                  r->present[0] ? r->v[0] : 0, r->present[1] ? r->v[1] : 0,
                  r->present[2] ? r->v[2] : 0);
@@ -393,9 +395,11 @@ int store_reading_add(struct store *st, const struct actor *a, const struct read
         visit[0] = '\0';
     } else if (!visit[0]) {
         snprintf(note, sizeof note, "no current patient at the station");
-    } else if (dtime[0] && since[0] && strcmp(dtime, since) < 0) {
-        /* From the device's memory, taken before this patient was scanned: not theirs. */
-        snprintf(note, sizeof note, "taken before the current patient was scanned");
+    } else if (ktime[0] && since[0] && strcmp(ktime, since) < 0) {
+        /* From the device's memory, taken before this patient was scanned (by the device's
+         * clock put on the kit's): an earlier patient's, or nobody's. */
+        snprintf(note, sizeof note, "taken before the current patient was scanned%s",
+                 r->clock_known ? " (device clock checked)" : "");
         visit[0] = '\0';
     } else {
         rc = obs_insert(st, a, visit, k, &ov, r->device, id, oid);
@@ -407,7 +411,8 @@ int store_reading_add(struct store *st, const struct actor *a, const struct read
     sqlite3_stmt *s = store_stmt(
         st, "INSERT INTO device_reading(id, station, device_id, device, code, value, value2, "
             "value3, unit, device_time, received_at, raw, dedupe, state, note, visit_id, "
-            "observation_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+            "observation_id, connection_id, clock_offset) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!s) {
         rc = MK_EDB;
         goto out;
@@ -431,6 +436,11 @@ int store_reading_add(struct store *st, const struct actor *a, const struct read
     store_bind_opt(s, 15, note);
     store_bind_opt(s, 16, visit);
     store_bind_opt(s, 17, oid);
+    store_bind_opt(s, 18, r->connection_id);
+    if (r->clock_known)
+        sqlite3_bind_double(s, 19, r->clock_offset);
+    else
+        sqlite3_bind_null(s, 19);
     rc = store_err(st, sqlite3_step(s), "insert reading");
     sqlite3_reset(s);
     if (rc == MK_OK)
@@ -445,6 +455,34 @@ int store_reading_add(struct store *st, const struct actor *a, const struct read
     }
 out:
     store_rollback(st);
+    return rc;
+}
+
+int store_device_connection(struct store *st, const char *id, const char *device_id,
+                            const char *device, double connected_at, int clock_known,
+                            double clock_offset)
+{
+    char at[32], now[32];
+    util_time_iso(connected_at, at);
+    util_now_iso(now);
+    sqlite3_stmt *s = store_stmt(
+        st, "INSERT INTO device_connection(id, device_id, device, connected_at, clock_offset, "
+            "clock_read_at) VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?5 IS NULL THEN NULL ELSE ?6 "
+            "END) ON CONFLICT(id) DO UPDATE SET clock_offset = ?5, clock_read_at = ?6 "
+            "WHERE ?5 IS NOT NULL AND (clock_offset IS NULL OR clock_offset != ?5)");
+    if (!s)
+        return MK_EDB;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, device, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, at, -1, SQLITE_STATIC);
+    if (clock_known)
+        sqlite3_bind_double(s, 5, clock_offset);
+    else
+        sqlite3_bind_null(s, 5);
+    sqlite3_bind_text(s, 6, now, -1, SQLITE_STATIC);
+    int rc = store_err(st, sqlite3_step(s), "device connection");
+    sqlite3_reset(s);
     return rc;
 }
 

@@ -180,6 +180,11 @@ static void set_state(struct fw_manager *m, struct dev *d, enum fw_dev_state s, 
     if (d->info.state == s && strcmp(d->info.message, msg) == 0)
         return;
     pthread_mutex_lock(&m->lock);
+    if (s == FW_DEV_ONLINE && d->info.state != FW_DEV_ONLINE) { /* a new connection */
+        d->info.id.connected_at = now_real();
+        d->info.id.clock_known = false;
+        d->info.id.clock_offset = 0;
+    }
     d->info.state = s;
     snprintf(d->info.message, sizeof d->info.message, "%s", msg);
     d->info.since = now_real();
@@ -241,6 +246,18 @@ static bool wanted(struct fw_manager *m, const struct fw_driver *drv)
 static int dev_write(struct fw_manager *m, struct dev *d, const uint8_t *data, size_t n);
 static void dev_start(struct fw_manager *m, struct dev *d);
 
+/* A device's wall clock (no zone: the kit's, TZ or /etc/localtime) as unix seconds. */
+static long long local_to_unix(long long wall)
+{
+    time_t w = (time_t)wall;
+    struct tm tm;
+    if (!gmtime_r(&w, &tm))
+        return wall;
+    tm.tm_isdst = -1;
+    time_t t = mktime(&tm);
+    return t == (time_t)-1 ? wall : (long long)t;
+}
+
 static void deliver(struct fw_manager *m, struct dev *d, const uint8_t *raw, size_t n, double real,
                     double mono, struct fw_decoded *out)
 {
@@ -250,21 +267,23 @@ static void deliver(struct fw_manager *m, struct dev *d, const uint8_t *raw, siz
         snprintf(d->last_status, sizeof d->last_status, "%s", out->status);
         set_state(m, d, d->info.state, "%s", out->status);
     }
+    if (out->device_clock) { /* the device told its clock: this connection's offset */
+        long long dc = out->device_clock_local ? local_to_unix(out->device_clock)
+                                               : out->device_clock;
+        pthread_mutex_lock(&m->lock);
+        d->info.id.clock_known = true;
+        d->info.id.clock_offset = (double)dc - real;
+        pthread_mutex_unlock(&m->lock);
+        set_state(m, d, d->info.state, "device clock %+.0f s from the kit's",
+                  d->info.id.clock_offset);
+    }
     if (!out->nreadings && !out->scanned)
         return;
     for (size_t i = 0; i < out->nreadings; i++) {
         struct fw_reading *r = &out->readings[i];
         if (!r->clock_local || !r->device_time)
             continue;
-        /* The device's wall clock has no zone: it is the kit's (TZ, /etc/localtime). */
-        time_t wall = (time_t)r->device_time;
-        struct tm tm;
-        if (gmtime_r(&wall, &tm)) {
-            tm.tm_isdst = -1;
-            time_t t = mktime(&tm);
-            if (t != (time_t)-1)
-                r->device_time = (long long)t;
-        }
+        r->device_time = local_to_unix(r->device_time);
         r->clock_local = false;
     }
     pthread_mutex_lock(&m->lock);
@@ -433,11 +452,14 @@ static void LIBUSB_CALL xfer_done(struct libusb_transfer *x)
     usb_reap(d);
 }
 
-/* The interface to read: HID (class 3) for usb-hid drivers, else the first with an IN
- * endpoint of the wanted type. */
-static bool usb_endpoints(libusb_device *u, bool hid, int *iface, uint8_t *in, uint8_t *out,
-                          uint8_t *type)
+#define USB_CLASS_PHDC 0x0f /* Personal Healthcare Device Class (IEEE 11073-20601 over bulk) */
+
+/* The interface to read: HID (class 3) for usb-hid drivers, PHDC (class 0x0F) for usb-phdc
+ * ones, else the first with an IN endpoint of the wanted type. */
+static bool usb_endpoints(libusb_device *u, const char *transport, int *iface, uint8_t *in,
+                          uint8_t *out, uint8_t *type)
 {
+    bool hid = strcmp(transport, "usb-hid") == 0, phdc = strcmp(transport, "usb-phdc") == 0;
     struct libusb_config_descriptor *cfg;
     if (libusb_get_active_config_descriptor(u, &cfg) != 0 &&
         libusb_get_config_descriptor(u, 0, &cfg) != 0)
@@ -447,7 +469,8 @@ static bool usb_endpoints(libusb_device *u, bool hid, int *iface, uint8_t *in, u
         if (cfg->interface[i].num_altsetting < 1)
             continue;
         const struct libusb_interface_descriptor *id = &cfg->interface[i].altsetting[0];
-        if (hid && id->bInterfaceClass != LIBUSB_CLASS_HID)
+        if ((hid && id->bInterfaceClass != LIBUSB_CLASS_HID) ||
+            (phdc && id->bInterfaceClass != USB_CLASS_PHDC))
             continue;
         uint8_t want = hid ? LIBUSB_TRANSFER_TYPE_INTERRUPT : LIBUSB_TRANSFER_TYPE_BULK;
         *in = *out = 0;
@@ -468,6 +491,21 @@ static bool usb_endpoints(libusb_device *u, bool hid, int *iface, uint8_t *in, u
             found = true;
         }
     }
+    libusb_free_config_descriptor(cfg);
+    return found;
+}
+
+/* Whether one of the device's interfaces is of a class. */
+static bool usb_has_class(libusb_device *u, uint8_t cls)
+{
+    struct libusb_config_descriptor *cfg;
+    if (libusb_get_active_config_descriptor(u, &cfg) != 0 &&
+        libusb_get_config_descriptor(u, 0, &cfg) != 0)
+        return false;
+    bool found = false;
+    for (int i = 0; i < cfg->bNumInterfaces && !found; i++)
+        for (int a = 0; a < cfg->interface[i].num_altsetting && !found; a++)
+            found = cfg->interface[i].altsetting[a].bInterfaceClass == cls;
     libusb_free_config_descriptor(cfg);
     return found;
 }
@@ -502,10 +540,12 @@ static void read_attr(const char *dir, const char *name, char *out, size_t n)
 
 static void usb_open_dev(struct fw_manager *m, struct dev *d)
 {
-    bool hid = strcmp(d->drv->transport, "usb-hid") == 0;
-    if (!usb_endpoints(d->udev, hid, &d->iface, &d->ep_in, &d->ep_out, &d->ep_type)) {
+    bool hid = strcmp(d->drv->transport, "usb-hid") == 0,
+         phdc = strcmp(d->drv->transport, "usb-phdc") == 0;
+    if (!usb_endpoints(d->udev, d->drv->transport, &d->iface, &d->ep_in, &d->ep_out,
+                       &d->ep_type)) {
         set_state(m, d, FW_DEV_UNCLAIMED, "no %s interface with an IN endpoint",
-                  hid ? "HID" : "bulk");
+                  hid ? "HID" : phdc ? "PHDC" : "bulk");
         return;
     }
     int r = libusb_open(d->udev, &d->h);
@@ -532,6 +572,13 @@ static void usb_open_dev(struct fw_manager *m, struct dev *d)
         return;
     }
     d->claimed = true;
+    if (phdc) {
+        /* Before the first transfer, a standard GET_STATUS (device), as the hosts of Roche's
+         * meters send it (firmware/doc/ieee11073.md); a refusal is not fatal. */
+        unsigned char st[2];
+        libusb_control_transfer(d->h, LIBUSB_ENDPOINT_IN, LIBUSB_REQUEST_GET_STATUS, 0, 0, st,
+                                sizeof st, 1000);
+    }
     set_state(m, d, FW_DEV_ONLINE, "%s", "");
     for (int i = 0; i < USB_XFERS; i++) {
         if (!d->xfer[i]) {
@@ -573,7 +620,13 @@ static void usb_arrived(struct fw_manager *m, libusb_device *u)
     m->rescan_soon[2] = now + 2.5;
     const struct fw_driver *drv = fw_driver_for_usb(dd.idVendor, dd.idProduct, "usb-hid");
     if (!drv)
+        drv = fw_driver_for_usb(dd.idVendor, dd.idProduct, "usb-phdc");
+    if (!drv)
         drv = fw_driver_for_usb(dd.idVendor, dd.idProduct, "usb-bulk");
+    if (!drv && usb_has_class(u, USB_CLASS_PHDC)) /* any PHDC device: IEEE 11073-20601 */
+        for (size_t i = 0; i < fw_drivers_count && !drv; i++)
+            if (strcmp(fw_drivers[i]->transport, "usb-phdc") == 0)
+                drv = fw_drivers[i];
     if (!wanted(m, drv))
         return;
     char sys[32], id[64], dir[PATH_MAX];
@@ -715,6 +768,14 @@ static int dev_write(struct fw_manager *m, struct dev *d, const uint8_t *data, s
     if (d->fd >= 0 && d->kind == K_SERIAL) {
         ssize_t w = write(d->fd, data, n);
         return w == (ssize_t)n ? 0 : -1;
+    }
+    if (d->kind == K_USB && d->h && !d->ep_out && d->ep_type == LIBUSB_TRANSFER_TYPE_INTERRUPT) {
+        /* A HID device without an interrupt OUT endpoint takes output reports by SET_REPORT
+         * (HID 1.11, 7.2.2): report type output (2), report id 0. */
+        int r = libusb_control_transfer(
+            d->h, LIBUSB_ENDPOINT_OUT | LIBUSB_REQUEST_TYPE_CLASS | LIBUSB_RECIPIENT_INTERFACE,
+            0x09, 0x0200, (uint16_t)d->iface, (unsigned char *)(uintptr_t)data, (uint16_t)n, 1000);
+        return r == (int)n ? 0 : -1;
     }
     if (d->kind == K_USB && d->h && d->ep_out) {
         int done = 0;

@@ -27,6 +27,10 @@ struct fw_reading {
                               time zone before it reports the reading */
 };
 
+/* A device's wall-clock time as unix seconds read as if it were UTC (fw_reading.clock_local):
+ * the fields are not checked (the decoders check their ranges first). */
+long long fw_civil_seconds(int year, int month, int day, int hour, int minute, int second);
+
 /* ---- captures (firmware/doc/captures.md) ---- */
 
 #define FW_CAPTURE_MAX_FRAME 4096
@@ -147,6 +151,12 @@ struct fw_decoded {
     size_t reply_len;
     size_t consumed; /* the driver stopped after a result at this many bytes: call decode again
                         with the rest (0: it took the whole frame) */
+    /* The device's own clock as this frame tells it ("now" by the device: a header's time, an
+     * answer to a clock query), unix seconds; 0 when the frame does not tell it. With
+     * device_clock_local it is the device's wall clock read as if UTC (as fw_reading). The
+     * manager records device clock minus kit clock for the connection (fw_identity). */
+    long long device_clock;
+    bool device_clock_local;
 };
 
 /* A driver: what it is, which devices it serves, and how it turns their frames into readings
@@ -197,16 +207,17 @@ struct fw_driver {
     void (*sent)(void *state, const uint8_t *data, size_t n, double t);
 };
 
-extern const struct fw_driver fw_drivers[];
+/* The table (firmware/proto/drivers.c); each driver is a `const struct fw_driver` of its own. */
+extern const struct fw_driver *const fw_drivers[];
 extern const size_t fw_drivers_count;
 const struct fw_driver *fw_driver_find(const char *name);
 /* The driver that claims a USB id for a transport ("usb-hid", "serial"); NULL when none. */
 const struct fw_driver *fw_driver_for_usb(uint16_t vid, uint16_t pid, const char *transport);
 
 /* Plays the device-to-host frames of a capture through a driver; cb gets what each frame gave
- * (readings, scans) with the frame's time (-1 when the capture has none), and what a gap
- * timeout gave after the frame. A frame the driver refuses stops the replay: FW_EINVAL with
- * "frame N: ..." in err. FW_ENOMEM. */
+ * (readings, scans, the device telling its clock) with the frame's time (-1 when the capture has
+ * none), and what a gap timeout gave after the frame. A frame the driver refuses stops the replay:
+ * FW_EINVAL with "frame N: ..." in err. FW_ENOMEM. */
 int fw_replay(const struct fw_driver *d, const struct fw_capture *c,
               void (*cb)(void *ctx, double at, const struct fw_decoded *r), void *ctx, char *err,
               size_t errlen);
@@ -238,6 +249,12 @@ struct fw_identity {
     char path[128];     /* /dev node, "usb:BUS:ADDR", capture file */
     char transport[16]; /* driver transport */
     uint16_t vid, pid;
+    /* This connection (the device as plugged in this time): when it was opened (unix seconds),
+     * and, once a frame has told the device's clock (fw_decoded.device_clock), the device's
+     * clock minus the kit's in seconds. */
+    double connected_at;
+    bool clock_known;
+    double clock_offset;
 };
 
 enum fw_event_type {

@@ -454,17 +454,6 @@ long fw_cms50f_stored_decode(const uint8_t *data, size_t n, struct fw_cms50f_ses
     return total;
 }
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
-static long long days_from_civil(long long y, int m, int d)
-{
-    y -= m <= 2;
-    long long era = (y >= 0 ? y : y - 399) / 400;
-    long long yoe = y - era * 400;
-    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 void fw_cms50f_summary_add(struct fw_cms50f_summary *summary, const struct fw_cms50f_sample *x)
 {
     struct fw_cms50f_summary *s = summary;
@@ -519,8 +508,8 @@ int fw_cms50f_summary_end(struct fw_cms50f_summary *summary,
     if (readings) {
         long long t = 0;
         if (summary->timed)
-            t = days_from_civil(se->year, se->month, se->day) * 86400 + se->hour * 3600LL +
-                se->minute * 60LL + se->second +
+            t = fw_civil_seconds(se->year, se->month, se->day, se->hour, se->minute,
+                                 se->second) +
                 (long long)summary->settled_index * FW_CMS50F_STORED_SECONDS;
         pair(readings, summary->settled_spo2, summary->settled_pulse, t);
         for (int i = 0; i < 2; i++) {

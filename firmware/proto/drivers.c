@@ -415,66 +415,80 @@ static const struct fw_usb_id cp210x_ids[] = {
     {0, 0},
 };
 
-const struct fw_driver fw_drivers[] = {
-    {.name = "hidpos-scale",
-     .description = "USB HID point-of-sale scale (DYMO, Mettler, Stamps.com, Fairbanks)",
-     .transport = "usb-hid",
-     .usb_ids = scale_ids,
-     .state_size = sizeof(struct fw_scale),
-     .decode = scale_decode},
-    {.name = "cms50",
-     .description = "Contec CMS50 pulse oximeter, both protocols (19200 8O1 live packets; "
-                    "v4.6+/CMS50E/F 115200 commands)",
-     .transport = "serial",
-     .usb_ids = cp210x_ids,
-     .baud = 19200,
-     .parity = 'O',
-     .state_size = sizeof(struct cms50_any),
-     .start = cms50_start,
-     .decode = cms50_decode,
-     .probe = cms50_probe,
-     .nprobe = sizeof cms50_probe / sizeof cms50_probe[0],
-     .keepalive = 15,
-     .deadline = cms50_deadline,
-     .timeout = cms50_timeout,
-     .actions = "download",
-     .action = cms50_action,
-     .sent = cms50_sent},
-    {.name = "hid-scanner",
-     .description = "barcode/QR scanner in USB HID keyboard mode (its input node, grabbed)",
-     .transport = "evdev",
-     .state_size = sizeof(struct fw_keyscan),
-     .decode = keyscan_decode,
-     .deadline = keyscan_deadline,
-     .timeout = keyscan_timeout},
-    {.name = "serial-scanner",
-     .description = "barcode/QR scanner in serial (USB CDC) mode, codes ended by CR/LF",
-     .transport = "serial",
-     .baud = 9600,
-     .parity = 'N',
-     .state_size = sizeof(struct fw_linescan),
-     .decode = linescan_decode,
-     .deadline = linescan_deadline,
-     .timeout = linescan_timeout},
-    {.name = "demo",
-     .description = "simulated devices of the demo kit (scale, oximeter, blood pressure, scanner)",
-     .transport = "demo",
-     .decode = demo_decode},
+static const struct fw_driver drv_scale = {
+    .name = "hidpos-scale",
+    .description = "USB HID point-of-sale scale (DYMO, Mettler, Stamps.com, Fairbanks)",
+    .transport = "usb-hid",
+    .usb_ids = scale_ids,
+    .state_size = sizeof(struct fw_scale),
+    .decode = scale_decode};
+
+static const struct fw_driver drv_cms50 = {
+    .name = "cms50",
+    .description = "Contec CMS50 pulse oximeter, both protocols (19200 8O1 live packets; "
+                   "v4.6+/CMS50E/F 115200 commands)",
+    .transport = "serial",
+    .usb_ids = cp210x_ids,
+    .baud = 19200,
+    .parity = 'O',
+    .state_size = sizeof(struct cms50_any),
+    .start = cms50_start,
+    .decode = cms50_decode,
+    .probe = cms50_probe,
+    .nprobe = sizeof cms50_probe / sizeof cms50_probe[0],
+    .keepalive = 15,
+    .deadline = cms50_deadline,
+    .timeout = cms50_timeout,
+    .actions = "download",
+    .action = cms50_action,
+    .sent = cms50_sent};
+
+static const struct fw_driver drv_hid_scanner = {
+    .name = "hid-scanner",
+    .description = "barcode/QR scanner in USB HID keyboard mode (its input node, grabbed)",
+    .transport = "evdev",
+    .state_size = sizeof(struct fw_keyscan),
+    .decode = keyscan_decode,
+    .deadline = keyscan_deadline,
+    .timeout = keyscan_timeout};
+
+static const struct fw_driver drv_serial_scanner = {
+    .name = "serial-scanner",
+    .description = "barcode/QR scanner in serial (USB CDC) mode, codes ended by CR/LF",
+    .transport = "serial",
+    .baud = 9600,
+    .parity = 'N',
+    .state_size = sizeof(struct fw_linescan),
+    .decode = linescan_decode,
+    .deadline = linescan_deadline,
+    .timeout = linescan_timeout};
+
+static const struct fw_driver drv_demo = {
+    .name = "demo",
+    .description = "simulated devices of the demo kit (scale, oximeter, blood pressure, scanner)",
+    .transport = "demo",
+    .decode = demo_decode};
+/* Drivers in files of their own (their decoders beside them in firmware/proto/). */
+extern const struct fw_driver fw_drv_ieee11073;
+
+const struct fw_driver *const fw_drivers[] = {
+    &drv_scale,       &drv_cms50,          &fw_drv_ieee11073,
+    &drv_hid_scanner, &drv_serial_scanner, &drv_demo, /* keep the demo last */
 };
 const size_t fw_drivers_count = sizeof fw_drivers / sizeof fw_drivers[0];
 
 const struct fw_driver *fw_driver_find(const char *name)
 {
     for (size_t i = 0; name && i < fw_drivers_count; i++)
-        if (strcmp(fw_drivers[i].name, name) == 0)
-            return &fw_drivers[i];
+        if (strcmp(fw_drivers[i]->name, name) == 0)
+            return fw_drivers[i];
     return NULL;
 }
 
 const struct fw_driver *fw_driver_for_usb(uint16_t vid, uint16_t pid, const char *transport)
 {
     for (size_t i = 0; i < fw_drivers_count; i++) {
-        const struct fw_driver *d = &fw_drivers[i];
+        const struct fw_driver *d = fw_drivers[i];
         if (!d->usb_ids || (transport && strcmp(d->transport, transport) != 0))
             continue;
         for (const struct fw_usb_id *u = d->usb_ids; u->vid; u++)
@@ -483,6 +497,10 @@ const struct fw_driver *fw_driver_for_usb(uint16_t vid, uint16_t pid, const char
     }
     return NULL;
 }
+
+/* Timeouts in a row before a frame (or at the end) at most: a driver that keeps its deadline
+ * in the past must not hold a replay forever. */
+#define REPLAY_TIMEOUTS 64
 
 int fw_replay(const struct fw_driver *d, const struct fw_capture *c,
               void (*cb)(void *ctx, double at, const struct fw_decoded *r), void *ctx, char *err,
@@ -502,14 +520,16 @@ int fw_replay(const struct fw_driver *d, const struct fw_capture *c,
     for (size_t i = 0; i < c->nframes && rc == FW_OK; i++) {
         const struct fw_frame *f = &c->frames[i];
         double t = f->at; /* -1 when untimed: a scanner's gap never ends a code then */
-        /* A gap before this frame ends what the driver was waiting on (a scanner's code). */
-        if (d->deadline && d->timeout) {
+        /* A gap before this frame ends what the driver was waiting on (a scanner's code);
+         * a driver with more to hand out (queued readings) is due again at once. */
+        for (int k = 0; k < REPLAY_TIMEOUTS && d->deadline && d->timeout; k++) {
             double dl = d->deadline(state);
-            if (dl >= 0 && dl <= t) {
-                memset(out, 0, sizeof *out);
-                if (d->timeout(state, dl, out) == FW_OK && (out->nreadings || out->scanned))
-                    cb(ctx, timed ? dl : -1, out);
-            }
+            if (dl < 0 || dl > t)
+                break;
+            memset(out, 0, sizeof *out);
+            if (d->timeout(state, dl, out) == FW_OK &&
+                (out->nreadings || out->scanned || out->device_clock))
+                cb(ctx, timed ? dl : -1, out);
         }
         last = t;
         if (f->to_device) { /* what the host said: the driver follows; the answers follow */
@@ -526,7 +546,7 @@ int fw_replay(const struct fw_driver *d, const struct fw_capture *c,
                 rc = n;
                 break;
             }
-            if (out->nreadings || out->scanned)
+            if (out->nreadings || out->scanned || out->device_clock)
                 cb(ctx, f->at, out);
             if (!out->consumed)
                 break;
@@ -534,11 +554,13 @@ int fw_replay(const struct fw_driver *d, const struct fw_capture *c,
         }
     }
     /* The end of the capture is a gap too. */
-    if (rc == FW_OK && d->deadline && d->timeout) {
+    for (int k = 0; rc == FW_OK && k < REPLAY_TIMEOUTS && d->deadline && d->timeout; k++) {
         double dl = d->deadline(state);
+        if (dl < 0)
+            break;
         memset(out, 0, sizeof *out);
-        if (dl >= 0 && d->timeout(state, dl > last ? dl : last, out) == FW_OK &&
-            (out->nreadings || out->scanned))
+        if (d->timeout(state, dl > last ? dl : last, out) == FW_OK &&
+            (out->nreadings || out->scanned || out->device_clock))
             cb(ctx, timed ? (isfinite(dl) ? dl : last) : -1, out);
     }
     free(out);

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[200];
     if (fw_capture_parse((const char *)data, size, &c, err, sizeof err) == FW_OK) {
         for (size_t i = 0; i < fw_drivers_count; i++)
-            fw_replay(&fw_drivers[i], &c, ignore, NULL, err, sizeof err);
+            fw_replay(fw_drivers[i], &c, ignore, NULL, err, sizeof err);
         fw_capture_free(&c);
     }
     struct fw_scale s = {0};

@@ -16,6 +16,7 @@
 #include "../../app/common/err.h"
 #include "../../app/devices/devices.h"
 #include "../../app/store/store.h"
+#include "../../app/store/store_int.h"
 
 struct fixture {
     char dir[64];
@@ -224,6 +225,78 @@ static void memory_readings(void **state)
     json_decref(r);
 }
 
+/* A monitor whose clock runs 10 minutes slow, told at connect, holding 30 older readings and
+ * one taken after the patient was scanned: only the new one is theirs. And a fast clock: a
+ * reading that its own clock puts after the scan, but the kit's before it, is not theirs. */
+static void memory_history_clock(void **state)
+{
+    struct fixture *f = *state;
+    json_t *r, *s;
+    assert_int_equal(store_station_set_current(f->st, &cli, "vitals", f->visit, &s), MK_OK);
+    json_decref(s);
+    long long now = (long long)time(NULL);
+    const char *conn = "usb-1-4@1790000000.000";
+    assert_int_equal(store_device_connection(f->st, conn, "usb-1-4", "omron-hem7322/M6/A1",
+                                             (double)now, 1, -600.0),
+                     MK_OK);
+    struct reading_in in = {.station = "vitals",
+                            .device_id = "usb-1-4",
+                            .device = "omron-hem7322/M6/A1",
+                            .code = "bp",
+                            .stored = 1,
+                            .connection_id = conn,
+                            .clock_known = 1,
+                            .clock_offset = -600.0};
+    in.present[0] = in.present[1] = 1;
+    int attached = 0, waiting = 0;
+    for (int k = 30; k >= 0; k--) { /* oldest first, as a memory is read; k = 0 is the new one */
+        in.device_time = k ? now - 600 - 120LL * k : now - 600 + 5;
+        in.v[0] = 120 + k;
+        in.v[1] = 80;
+        assert_int_equal(store_reading_add(f->st, &cli, &in, &r), MK_OK);
+        const char *st = json_string_value(json_object_get(r, "state"));
+        if (!strcmp(st, "attached")) {
+            attached++;
+            assert_int_equal(k, 0);
+            assert_true(json_real_value(json_object_get(json_object_get(r, "values"),
+                                                        "systolic")) == 120);
+        } else {
+            waiting++;
+            assert_non_null(strstr(json_string_value(json_object_get(r, "note")),
+                                   "before the current patient was scanned (device clock "
+                                   "checked)"));
+        }
+        assert_true(json_real_value(json_object_get(r, "clock_offset")) == -600.0);
+        assert_string_equal(json_string_value(json_object_get(r, "connection_id")), conn);
+        json_decref(r);
+    }
+    assert_int_equal(attached, 1);
+    assert_int_equal(waiting, 30);
+    /* The same new reading without the clock check would have been an earlier patient's. */
+    in.clock_known = 0;
+    in.v[0] = 99;
+    in.device_time = now - 600 + 5;
+    assert_int_equal(store_reading_add(f->st, &cli, &in, &r), MK_OK);
+    assert_string_equal(json_string_value(json_object_get(r, "state")), "unassigned");
+    assert_true(json_is_null(json_object_get(r, "clock_offset")));
+    json_decref(r);
+    /* A clock 5 minutes fast: taken 100 s before the scan by the kit's clock. */
+    in.clock_known = 1;
+    in.clock_offset = 300;
+    in.v[0] = 98;
+    in.device_time = now + 200;
+    assert_int_equal(store_reading_add(f->st, &cli, &in, &r), MK_OK);
+    assert_string_equal(json_string_value(json_object_get(r, "state")), "unassigned");
+    json_decref(r);
+    /* The connection is recorded once, with its offset. */
+    sqlite3_stmt *q = store_stmt(f->st, "SELECT count(*), max(clock_offset) FROM "
+                                        "device_connection");
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 1);
+    assert_true(sqlite3_column_double(q, 1) == -600.0);
+    sqlite3_reset(q);
+}
+
 static void scan_outcomes(void **state)
 {
     struct fixture *f = *state;
@@ -275,6 +348,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(stations_and_binding, setup, teardown),
         cmocka_unit_test_setup_teardown(readings_attach_or_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(memory_readings, setup, teardown),
+        cmocka_unit_test_setup_teardown(memory_history_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(scan_outcomes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
