@@ -27,9 +27,9 @@ static json_t *identity_json(const struct fw_identity *id)
     char usb[16] = "";
     if (id->vid || id->pid)
         snprintf(usb, sizeof usb, "%04x:%04x", id->vid, id->pid);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", id->id, "driver",
-                          id->driver, "model", id->model, "serial", id->serial, "path", id->path,
-                          "transport", id->transport, "usb", usb);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", id->id, "driver", id->driver,
+                          "model", id->model, "serial", id->serial, "path", id->path, "transport",
+                          id->transport, "usb", usb);
     if (o && id->clock_known) /* the device's clock minus the kit's, this connection */
         json_object_set_new(o, "clock_offset", json_real(round(id->clock_offset)));
     return o;
@@ -208,8 +208,8 @@ static int connection(struct devices *d, const struct fw_identity *id, const cha
                       char out[96])
 {
     snprintf(out, 96, "%.60s@%.3f", id->id, id->connected_at);
-    int rc = store_device_connection(d->st, out, id->id, device, id->connected_at,
-                                     id->clock_known, id->clock_offset);
+    int rc = store_device_connection(d->st, out, id->id, device, id->connected_at, id->clock_known,
+                                     id->clock_offset);
     if (rc != MK_OK)
         LOG(LOG_ERROR, "%s: cannot record the connection: %s", id->id, mk_strerror(rc));
     return rc;

@@ -268,8 +268,8 @@ static void deliver(struct fw_manager *m, struct dev *d, const uint8_t *raw, siz
         set_state(m, d, d->info.state, "%s", out->status);
     }
     if (out->device_clock) { /* the device told its clock: this connection's offset */
-        long long dc = out->device_clock_local ? local_to_unix(out->device_clock)
-                                               : out->device_clock;
+        long long dc =
+            out->device_clock_local ? local_to_unix(out->device_clock) : out->device_clock;
         pthread_mutex_lock(&m->lock);
         d->info.id.clock_known = true;
         d->info.id.clock_offset = (double)dc - real;
@@ -542,10 +542,11 @@ static void usb_open_dev(struct fw_manager *m, struct dev *d)
 {
     bool hid = strcmp(d->drv->transport, "usb-hid") == 0,
          phdc = strcmp(d->drv->transport, "usb-phdc") == 0;
-    if (!usb_endpoints(d->udev, d->drv->transport, &d->iface, &d->ep_in, &d->ep_out,
-                       &d->ep_type)) {
+    if (!usb_endpoints(d->udev, d->drv->transport, &d->iface, &d->ep_in, &d->ep_out, &d->ep_type)) {
         set_state(m, d, FW_DEV_UNCLAIMED, "no %s interface with an IN endpoint",
-                  hid ? "HID" : phdc ? "PHDC" : "bulk");
+                  hid    ? "HID"
+                  : phdc ? "PHDC"
+                         : "bulk");
         return;
     }
     int r = libusb_open(d->udev, &d->h);

@@ -508,8 +508,7 @@ int fw_cms50f_summary_end(struct fw_cms50f_summary *summary,
     if (readings) {
         long long t = 0;
         if (summary->timed)
-            t = fw_civil_seconds(se->year, se->month, se->day, se->hour, se->minute,
-                                 se->second) +
+            t = fw_civil_seconds(se->year, se->month, se->day, se->hour, se->minute, se->second) +
                 (long long)summary->settled_index * FW_CMS50F_STORED_SECONDS;
         pair(readings, summary->settled_spo2, summary->settled_pulse, t);
         for (int i = 0; i < 2; i++) {

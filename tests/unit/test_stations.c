@@ -258,8 +258,8 @@ static void memory_history_clock(void **state)
         if (!strcmp(st, "attached")) {
             attached++;
             assert_int_equal(k, 0);
-            assert_true(json_real_value(json_object_get(json_object_get(r, "values"),
-                                                        "systolic")) == 120);
+            assert_true(
+                json_real_value(json_object_get(json_object_get(r, "values"), "systolic")) == 120);
         } else {
             waiting++;
             assert_non_null(strstr(json_string_value(json_object_get(r, "note")),
