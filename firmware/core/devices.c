@@ -244,6 +244,8 @@ static bool wanted(struct fw_manager *m, const struct fw_driver *drv)
 /* ---- what a frame gave ---- */
 
 static int dev_write(struct fw_manager *m, struct dev *d, const uint8_t *data, size_t n);
+static int usb_write(struct dev *d, const uint8_t *data, size_t n);
+static void usb_feature(struct fw_manager *m, struct dev *d);
 static void dev_start(struct fw_manager *m, struct dev *d);
 
 /* A device's wall clock (no zone: the kit's, TZ or /etc/localtime) as unix seconds. */
@@ -263,19 +265,25 @@ static void deliver(struct fw_manager *m, struct dev *d, const uint8_t *raw, siz
 {
     if (out->reply_len)
         dev_write(m, d, out->reply, out->reply_len);
-    if (out->status && strcmp(out->status, d->last_status) != 0) {
-        snprintf(d->last_status, sizeof d->last_status, "%s", out->status);
-        set_state(m, d, d->info.state, "%s", out->status);
-    }
     if (out->device_clock) { /* the device told its clock: this connection's offset */
         long long dc =
             out->device_clock_local ? local_to_unix(out->device_clock) : out->device_clock;
+        bool first = !d->info.id.clock_known;
         pthread_mutex_lock(&m->lock);
         d->info.id.clock_known = true;
         d->info.id.clock_offset = (double)dc - real;
         pthread_mutex_unlock(&m->lock);
-        set_state(m, d, d->info.state, "device clock %+.0f s from the kit's",
-                  d->info.id.clock_offset);
+        if (first) { /* said once a connection, with the driver's news if it has some */
+            if (out->status)
+                snprintf(d->last_status, sizeof d->last_status, "%s", out->status);
+            set_state(m, d, d->info.state, "%.100s%sdevice clock %+.0f s from the kit's",
+                      out->status ? out->status : "", out->status ? "; " : "",
+                      d->info.id.clock_offset);
+        }
+    }
+    if (out->status && strcmp(out->status, d->last_status) != 0) {
+        snprintf(d->last_status, sizeof d->last_status, "%s", out->status);
+        set_state(m, d, d->info.state, "%s", out->status);
     }
     if (!out->nreadings && !out->scanned)
         return;
@@ -606,6 +614,7 @@ static void usb_open_dev(struct fw_manager *m, struct dev *d)
         }
         d->xfer_live++;
     }
+    usb_feature(m, d);
     dev_start(m, d);
 }
 
@@ -770,7 +779,22 @@ static int dev_write(struct fw_manager *m, struct dev *d, const uint8_t *data, s
         ssize_t w = write(d->fd, data, n);
         return w == (ssize_t)n ? 0 : -1;
     }
-    if (d->kind == K_USB && d->h && !d->ep_out && d->ep_type == LIBUSB_TRANSFER_TYPE_INTERRUPT) {
+    size_t rep = d->drv ? d->drv->hid_report : 0;
+    if (d->kind == K_USB && rep && n > rep) { /* one transfer per output report */
+        for (size_t off = 0; off < n; off += rep)
+            if (usb_write(d, data + off, n - off < rep ? n - off : rep) != 0)
+                return -1;
+        return 0;
+    }
+    if (d->kind == K_USB)
+        return usb_write(d, data, n);
+    return 0; /* replays and the demo: what the host says goes nowhere */
+}
+
+/* One USB write: the OUT endpoint, or SET_REPORT for a HID device without one. */
+static int usb_write(struct dev *d, const uint8_t *data, size_t n)
+{
+    if (d->h && !d->ep_out && d->ep_type == LIBUSB_TRANSFER_TYPE_INTERRUPT) {
         /* A HID device without an interrupt OUT endpoint takes output reports by SET_REPORT
          * (HID 1.11, 7.2.2): report type output (2), report id 0. */
         int r = libusb_control_transfer(
@@ -778,7 +802,7 @@ static int dev_write(struct fw_manager *m, struct dev *d, const uint8_t *data, s
             0x09, 0x0200, (uint16_t)d->iface, (unsigned char *)(uintptr_t)data, (uint16_t)n, 1000);
         return r == (int)n ? 0 : -1;
     }
-    if (d->kind == K_USB && d->h && d->ep_out) {
+    if (d->h && d->ep_out) {
         int done = 0;
         int r = d->ep_type == LIBUSB_TRANSFER_TYPE_INTERRUPT
                     ? libusb_interrupt_transfer(d->h, d->ep_out, (unsigned char *)(uintptr_t)data,
@@ -787,7 +811,22 @@ static int dev_write(struct fw_manager *m, struct dev *d, const uint8_t *data, s
                                            (int)n, &done, 1000);
         return r == 0 ? 0 : -1;
     }
-    return 0; /* replays and the demo: what the host says goes nowhere */
+    return d->h ? 0 : -1; /* no OUT endpoint and not HID: nothing to say it with */
+}
+
+/* A HID driver's feature report (SET_REPORT, type feature (3), report id 0), when it has one:
+ * at open and before an action (the Omron HEM-790IT wants it before its commands). */
+static void usb_feature(struct fw_manager *m, struct dev *d)
+{
+    if (d->kind != K_USB || !d->h || !d->drv->hid_feature_len)
+        return;
+    int r = libusb_control_transfer(
+        d->h, LIBUSB_ENDPOINT_OUT | LIBUSB_REQUEST_TYPE_CLASS | LIBUSB_RECIPIENT_INTERFACE, 0x09,
+        0x0300, (uint16_t)d->iface, (unsigned char *)(uintptr_t)d->drv->hid_feature,
+        (uint16_t)d->drv->hid_feature_len, 1000);
+    if (r != (int)d->drv->hid_feature_len)
+        set_state(m, d, d->info.state, "the feature report was refused: %s",
+                  r < 0 ? libusb_strerror(r) : "short");
 }
 
 /* What the driver sends when a device is taken (and again every keepalive seconds). */
@@ -1464,6 +1503,7 @@ static void do_action(struct fw_manager *m, struct sim_request *r)
     }
     struct fw_decoded out;
     memset(&out, 0, sizeof out);
+    usb_feature(m, d);
     r->rc = d->drv->action(d->state, r->action, now_mono(), &out);
     if (r->rc == FW_OK)
         deliver(m, d, NULL, 0, now_real(), now_mono(), &out);

@@ -202,6 +202,13 @@ struct fw_driver {
      * (stored set) and statuses. */
     const char *actions;
     int (*action)(void *state, const char *name, double now, struct fw_decoded *out);
+    /* usb-hid: the size of the device's output reports. A reply longer than one is sent as
+     * one transfer per report (0: the whole reply in one transfer). */
+    size_t hid_report;
+    /* usb-hid: a feature report (SET_REPORT, report id 0) sent when the device is opened,
+     * before start(), and before each action; hid_feature_len 0: none. */
+    uint8_t hid_feature[8];
+    size_t hid_feature_len;
     /* Told of the bytes the host sent the device (the manager after each write; fw_replay for
      * a capture's "> HEX" lines), so that a driver follows a conversation whoever led it. */
     void (*sent)(void *state, const uint8_t *data, size_t n, double t);
