@@ -202,17 +202,10 @@ static void on_scan(struct devices *d, const struct fw_event *ev)
 
 /* ---- readings ---- */
 
-/* The device's connection ("usb-1-1.2@1790000000.123") recorded, with its clock offset once
- * the device has told its clock. */
-static int connection(struct devices *d, const struct fw_identity *id, const char *device,
-                      char out[96])
+/* The id of a device's connection: "usb-1-1.2@1790000000.123". */
+static void connection_id(const struct fw_identity *id, char out[96])
 {
     snprintf(out, 96, "%.60s@%.3f", id->id, id->connected_at);
-    int rc = store_device_connection(d->st, out, id->id, device, id->connected_at, id->clock_known,
-                                     id->clock_offset);
-    if (rc != MK_OK)
-        LOG(LOG_ERROR, "%s: cannot record the connection: %s", id->id, mk_strerror(rc));
-    return rc;
 }
 
 static void on_reading(struct devices *d, const struct fw_event *ev)
@@ -224,8 +217,8 @@ static void on_reading(struct devices *d, const struct fw_event *ev)
     if (ev->raw_len && (raw = malloc(ev->raw_len * 2 + 1)))
         util_hex(ev->raw, ev->raw_len, raw);
     char conn[96] = "";
-    if (id->connected_at > 0 && connection(d, id, device, conn) != MK_OK)
-        conn[0] = '\0'; /* logged; the reading is kept all the same */
+    if (id->connected_at > 0)
+        connection_id(id, conn);
     for (size_t i = 0; i < ev->decoded->nreadings; i++) {
         const struct fw_reading *r = &ev->decoded->readings[i];
         struct reading_in in = {.station = have ? station : NULL,
@@ -236,6 +229,7 @@ static void on_reading(struct devices *d, const struct fw_event *ev)
                                 .stored = r->stored,
                                 .raw_hex = raw,
                                 .connection_id = conn[0] ? conn : NULL,
+                                .connected_at = id->connected_at,
                                 .clock_known = id->clock_known,
                                 .clock_offset = id->clock_offset};
         in.v[0] = r->value;
@@ -283,7 +277,12 @@ static void on_event(void *ctx, const struct fw_event *ev)
             char device[256], conn[96];
             snprintf(device, sizeof device, "%s/%s/%s", ev->dev->driver, ev->dev->model,
                      ev->dev->serial);
-            connection(d, ev->dev, device, conn);
+            connection_id(ev->dev, conn);
+            int rc = store_device_connection(d->st, conn, ev->dev->id, device,
+                                             ev->dev->connected_at, 1, ev->dev->clock_offset);
+            if (rc != MK_OK)
+                LOG(LOG_ERROR, "%s: cannot record the connection: %s", ev->dev->id,
+                    mk_strerror(rc));
         }
         break;
     }

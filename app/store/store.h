@@ -236,11 +236,13 @@ struct reading_in {
      * device's clock minus the kit's (seconds): a time from its memory is compared with the
      * scan of the current patient on the kit's clock. */
     const char *connection_id;
+    double connected_at; /* the connection's start (unix seconds), with connection_id */
     int clock_known;
     double clock_offset;
 };
 /* Records a device's connection (id as the device manager makes it: device id "@" start) and,
- * once known, its clock offset. Idempotent. */
+ * once known, its clock offset. Idempotent. store_reading_add() does it for a reading's
+ * connection in the reading's own transaction. */
 int store_device_connection(struct store *st, const char *id, const char *device_id,
                             const char *device, double connected_at, int clock_known,
                             double clock_offset);

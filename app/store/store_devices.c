@@ -354,6 +354,10 @@ int store_reading_add(struct store *st, const struct actor *a, const struct read
     int rc = store_begin(st);
     if (rc != MK_OK)
         return rc;
+    if (r->connection_id &&
+        (rc = store_device_connection(st, r->connection_id, r->device_id, r->device,
+                                      r->connected_at, r->clock_known, r->clock_offset)) != MK_OK)
+        goto out;
     char ktime[32] = ""; /* device_time on the kit's clock */
     if (r->device_time) {
         util_time_iso((double)r->device_time, dtime);

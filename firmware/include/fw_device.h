@@ -30,6 +30,13 @@ struct fw_reading {
 /* A device's wall-clock time as unix seconds read as if it were UTC (fw_reading.clock_local):
  * the fields are not checked (the decoders check their ranges first). */
 long long fw_civil_seconds(int year, int month, int day, int hour, int minute, int second);
+/* NULL when the fields make a real date and time (Gregorian leap years), else what is wrong
+ * ("month 13", "day 29 of month 2 in 2027", "hour 24"...) written into buf. */
+const char *fw_civil_check(int year, int month, int day, int hour, int minute, int second,
+                           char *buf, size_t len);
+
+/* Glucose: mg/dL per mmol/L (the molar mass of glucose, 180.16 g/mol, over 10). */
+#define FW_GLUCOSE_MGDL_PER_MMOLL 18.016
 
 /* ---- captures (firmware/doc/captures.md) ---- */
 

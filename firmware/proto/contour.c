@@ -10,10 +10,8 @@
 #include <strings.h>
 #include <time.h>
 
-/* mg/dL per mmol/L: glucose's molar mass (180.16 g/mol) / 10; contourtool uses 18.015768. */
-#define MG_DL_PER_MMOL_L 18.016
-#define GLUCOSE_MIN      0.5 /* mmol/L: outside this a value is not believed */
-#define GLUCOSE_MAX      50.0
+#define GLUCOSE_MIN 0.5 /* mmol/L: outside this a value is not believed */
+#define GLUCOSE_MAX 50.0
 
 /* ---- HID reports ---- */
 
@@ -120,10 +118,8 @@ int fw_contour_datetime(const char *s, size_t n, long long *out)
             return FW_EINVAL;
     int y = digits(s, 4), mo = digits(s + 4, 2), d = digits(s + 6, 2), h = digits(s + 8, 2),
         mi = digits(s + 10, 2), se = n == 14 ? digits(s + 12, 2) : 0;
-    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-    if (y < 2000 || y > 2099 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || se > 59)
+    char why[48];
+    if (y < 2000 || y > 2099 || fw_civil_check(y, mo, d, h, mi, se, why, sizeof why))
         return FW_EINVAL;
     *out = fw_civil_seconds(y, mo, d, h, mi, se);
     return FW_OK;
@@ -329,7 +325,7 @@ int fw_contour_result_parse(const char *rec, size_t n, const struct fw_contour_d
     copy(out->unit, sizeof out->unit, p, pl);
     double mmol;
     if (same_word(p, pl, "mg/dL")) {
-        mmol = out->value / MG_DL_PER_MMOL_L;
+        mmol = out->value / FW_GLUCOSE_MGDL_PER_MMOLL;
     } else if (same_word(p, pl, "mmol/L")) {
         mmol = out->value;
     } else {

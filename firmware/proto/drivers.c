@@ -504,6 +504,23 @@ const struct fw_driver *fw_driver_for_usb(uint16_t vid, uint16_t pid, const char
  * in the past must not hold a replay forever. */
 #define REPLAY_TIMEOUTS 64
 
+/* The timeouts due by until (a gap before a frame, or the end of the capture): each at its
+ * deadline, or at the last frame's time when that is later (a deadline that never ends). */
+static void replay_due(const struct fw_driver *d, void *state, struct fw_decoded *out, double until,
+                       double last, bool timed,
+                       void (*cb)(void *ctx, double at, const struct fw_decoded *r), void *ctx)
+{
+    for (int k = 0; k < REPLAY_TIMEOUTS && d->deadline && d->timeout; k++) {
+        double dl = d->deadline(state);
+        if (dl < 0 || dl > until)
+            break;
+        memset(out, 0, sizeof *out);
+        if (d->timeout(state, dl > last ? dl : last, out) == FW_OK &&
+            (out->nreadings || out->scanned || out->device_clock))
+            cb(ctx, timed ? (isfinite(dl) ? dl : last) : -1, out);
+    }
+}
+
 int fw_replay(const struct fw_driver *d, const struct fw_capture *c,
               void (*cb)(void *ctx, double at, const struct fw_decoded *r), void *ctx, char *err,
               size_t errlen)
@@ -524,15 +541,7 @@ int fw_replay(const struct fw_driver *d, const struct fw_capture *c,
         double t = f->at; /* -1 when untimed: a scanner's gap never ends a code then */
         /* A gap before this frame ends what the driver was waiting on (a scanner's code);
          * a driver with more to hand out (queued readings) is due again at once. */
-        for (int k = 0; k < REPLAY_TIMEOUTS && d->deadline && d->timeout; k++) {
-            double dl = d->deadline(state);
-            if (dl < 0 || dl > t)
-                break;
-            memset(out, 0, sizeof *out);
-            if (d->timeout(state, dl, out) == FW_OK &&
-                (out->nreadings || out->scanned || out->device_clock))
-                cb(ctx, timed ? dl : -1, out);
-        }
+        replay_due(d, state, out, t, last, timed, cb, ctx);
         last = t;
         if (f->to_device) { /* what the host said: the driver follows; the answers follow */
             if (d->sent)
@@ -556,15 +565,8 @@ int fw_replay(const struct fw_driver *d, const struct fw_capture *c,
         }
     }
     /* The end of the capture is a gap too. */
-    for (int k = 0; rc == FW_OK && k < REPLAY_TIMEOUTS && d->deadline && d->timeout; k++) {
-        double dl = d->deadline(state);
-        if (dl < 0)
-            break;
-        memset(out, 0, sizeof *out);
-        if (d->timeout(state, dl > last ? dl : last, out) == FW_OK &&
-            (out->nreadings || out->scanned || out->device_clock))
-            cb(ctx, timed ? (isfinite(dl) ? dl : last) : -1, out);
-    }
+    if (rc == FW_OK)
+        replay_due(d, state, out, INFINITY, last, timed, cb, ctx);
     free(out);
     free(state);
     return rc;

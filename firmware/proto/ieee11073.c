@@ -7,8 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MGDL_PER_MMOLL 18.016 /* glucose: mg/dL per mmol/L (molar mass 180.16 g/mol) */
-#define MMHG_PER_KPA   7.50062
+#define MMHG_PER_KPA 7.50062
 
 const uint8_t fw_phd_manager_id[8] = {'m', 'o', 'k', 'i', 't', 0x00, 0x00, 0x01};
 
@@ -460,7 +459,7 @@ static bool convert(const char *kind, uint16_t unit, double *v)
         return unit == FW_MDC_DIM_DEGC || (unit == FW_MDC_DIM_FAHR && (*v = (*v - 32) / 1.8, true));
     if (!strcmp(kind, "glucose"))
         return unit == FW_MDC_DIM_MILLI_MOLE_PER_L ||
-               (unit == FW_MDC_DIM_MILLI_G_PER_DL && (*v /= MGDL_PER_MMOLL, true));
+               (unit == FW_MDC_DIM_MILLI_G_PER_DL && (*v /= FW_GLUCOSE_MGDL_PER_MMOLL, true));
     return false;
 }
 

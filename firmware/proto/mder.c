@@ -102,12 +102,9 @@ int fw_mder_abs_time(const uint8_t p[8], struct fw_mder_time *t)
     t->minute = v[5];
     t->second = v[6];
     t->hundredths = v[7];
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (t->year < 1970 || t->month < 1 || t->month > 12 || t->day < 1 ||
-        t->day > mdays[t->month - 1] || t->hour > 23 || t->minute > 59 || t->second > 59)
-        return FW_EINVAL;
-    bool leap = (t->year % 4 == 0 && t->year % 100 != 0) || t->year % 400 == 0;
-    if (t->month == 2 && t->day == 29 && !leap)
+    char why[48];
+    if (t->year < 1970 ||
+        fw_civil_check(t->year, t->month, t->day, t->hour, t->minute, t->second, why, sizeof why))
         return FW_EINVAL;
     return FW_OK;
 }

@@ -150,35 +150,6 @@ int fw_omron7322_reply_parse(const uint8_t *p, size_t n, struct fw_omron7322_rep
 
 /* ---- time ---- */
 
-static bool leap(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int month_days(int y, int m)
-{
-    static const uint8_t days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m < 1 || m > 12 ? 0 : m == 2 && leap(y) ? 29 : days[m - 1];
-}
-
-/* NULL when the fields make a real date and time, else what is wrong. */
-static const char *bad_time(int y, int mo, int d, int h, int mi, int s, char *buf, size_t len)
-{
-    if (mo < 1 || mo > 12)
-        snprintf(buf, len, "month %d", mo);
-    else if (d < 1 || d > month_days(y, mo))
-        snprintf(buf, len, "day %d of %04d-%02d", d, y, mo);
-    else if (h > 23)
-        snprintf(buf, len, "hour %d", h);
-    else if (mi > 59)
-        snprintf(buf, len, "minute %d", mi);
-    else if (s > 59)
-        snprintf(buf, len, "second %d", s);
-    else
-        return NULL;
-    return buf;
-}
-
 /* ---- records ---- */
 
 int fw_omron7322_record_parse(const uint8_t rec[FW_OMRON7322_RECORD_LEN],
@@ -211,7 +182,7 @@ int fw_omron7322_record_parse(const uint8_t rec[FW_OMRON7322_RECORD_LEN],
         r.second = 59;
     char what[64];
     const char *bad =
-        bad_time(r.year, r.month, r.day, r.hour, r.minute, r.second, what, sizeof what);
+        fw_civil_check(r.year, r.month, r.day, r.hour, r.minute, r.second, what, sizeof what);
     if (!bad && (r.systolic < 40 || r.systolic > 300)) {
         snprintf(what, sizeof what, "systolic %d mmHg", r.systolic);
         bad = what;
@@ -280,8 +251,8 @@ int fw_omron7322_settings_parse(const uint8_t *data, size_t n, int slots,
     out->second = c[6];
     out->minute = c[7];
     char what[48];
-    if (sum != c[9] || bad_time(out->year, out->month, out->day, out->hour, out->minute,
-                                out->second, what, sizeof what))
+    if (sum != c[9] || fw_civil_check(out->year, out->month, out->day, out->hour, out->minute,
+                                      out->second, what, sizeof what))
         return FW_OK;
     out->clock_ok = true;
     out->clock =

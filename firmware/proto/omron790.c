@@ -247,38 +247,6 @@ const char *fw_omron790_reply_name(enum fw_omron790_reply k)
 
 /* ---- time ---- */
 
-static bool leap_year(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int days_in_month(int y, int m)
-{
-    static const uint8_t days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m < 1 || m > 12)
-        return 0;
-    return m == 2 && leap_year(y) ? 29 : days[m - 1];
-}
-
-/* The date fields every record and clock answer share; NULL when they are in range, else what
- * is wrong. */
-static const char *bad_time(int y, int mo, int d, int h, int mi, int s, char *buf, size_t len)
-{
-    if (mo < 1 || mo > 12)
-        snprintf(buf, len, "month %d", mo);
-    else if (d < 1 || d > days_in_month(y, mo))
-        snprintf(buf, len, "day %d of month %d", d, mo);
-    else if (h > 23)
-        snprintf(buf, len, "hour %d", h);
-    else if (mi > 59)
-        snprintf(buf, len, "minute %d", mi);
-    else if (s > 59)
-        snprintf(buf, len, "second %d", s);
-    else
-        return NULL;
-    return buf;
-}
-
 /* ---- records and other answers ---- */
 
 static void say(char *why, size_t len, const char *what)
@@ -329,7 +297,7 @@ int fw_omron790_record_parse(const uint8_t *p, size_t n, struct fw_omron790_reco
         snprintf(what, sizeof what, "year byte %d", b[0]);
         bad = what;
     } else {
-        bad = bad_time(r.year, r.month, r.day, r.hour, r.minute, r.second, what, sizeof what);
+        bad = fw_civil_check(r.year, r.month, r.day, r.hour, r.minute, r.second, what, sizeof what);
     }
     if (!bad && (r.sys < 40 || r.sys > 300)) {
         snprintf(what, sizeof what, "systolic %d mmHg", r.sys);
@@ -410,7 +378,7 @@ int fw_omron790_clock_parse(const uint8_t *p, size_t n, long long *wall)
         return FW_EINVAL;
     int y = 2000 + p[3];
     char what[48];
-    if (bad_time(y, p[4], p[5], p[6], p[7], p[8], what, sizeof what))
+    if (fw_civil_check(y, p[4], p[5], p[6], p[7], p[8], what, sizeof what))
         return FW_EINVAL;
     if (wall)
         *wall = fw_civil_seconds(y, p[4], p[5], p[6], p[7], p[8]);

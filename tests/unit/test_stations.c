@@ -235,16 +235,14 @@ static void memory_history_clock(void **state)
     assert_int_equal(store_station_set_current(f->st, &cli, "vitals", f->visit, &s), MK_OK);
     json_decref(s);
     long long now = (long long)time(NULL);
-    const char *conn = "usb-1-4@1790000000.000";
-    assert_int_equal(store_device_connection(f->st, conn, "usb-1-4", "omron-hem7322/M6/A1",
-                                             (double)now, 1, -600.0),
-                     MK_OK);
+    const char *conn = "usb-1-4@1790000000.000"; /* recorded with the first reading */
     struct reading_in in = {.station = "vitals",
                             .device_id = "usb-1-4",
                             .device = "omron-hem7322/M6/A1",
                             .code = "bp",
                             .stored = 1,
                             .connection_id = conn,
+                            .connected_at = (double)now,
                             .clock_known = 1,
                             .clock_offset = -600.0};
     in.present[0] = in.present[1] = 1;
@@ -280,7 +278,9 @@ static void memory_history_clock(void **state)
     assert_string_equal(json_string_value(json_object_get(r, "state")), "unassigned");
     assert_true(json_is_null(json_object_get(r, "clock_offset")));
     json_decref(r);
-    /* A clock 5 minutes fast: taken 100 s before the scan by the kit's clock. */
+    /* Plugged in again, its clock now 5 minutes fast: taken 100 s before the scan by the kit's
+     * clock. */
+    in.connection_id = "usb-1-4@1790000100.000";
     in.clock_known = 1;
     in.clock_offset = 300;
     in.v[0] = 98;
@@ -288,12 +288,13 @@ static void memory_history_clock(void **state)
     assert_int_equal(store_reading_add(f->st, &cli, &in, &r), MK_OK);
     assert_string_equal(json_string_value(json_object_get(r, "state")), "unassigned");
     json_decref(r);
-    /* The connection is recorded once, with its offset. */
-    sqlite3_stmt *q = store_stmt(f->st, "SELECT count(*), max(clock_offset) FROM "
-                                        "device_connection");
+    /* Each connection is recorded once, with its offset (a reading without one leaves it). */
+    sqlite3_stmt *q = store_stmt(f->st, "SELECT count(*), min(clock_offset), max(clock_offset) "
+                                        "FROM device_connection");
     assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(q, 0), 1);
+    assert_int_equal(sqlite3_column_int(q, 0), 2);
     assert_true(sqlite3_column_double(q, 1) == -600.0);
+    assert_true(sqlite3_column_double(q, 2) == 300.0);
     sqlite3_reset(q);
 }
 
