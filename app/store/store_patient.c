@@ -318,7 +318,11 @@ static int search_identifier(struct store *st, const char *q, struct results *r,
             return MK_EDB;
         sqlite3_bind_text(s, 1, code, -1, SQLITE_TRANSIENT);
         *was_number = true;
-        return collect(st, s, r, "code");
+        int rc = collect(st, s, r, "code");
+        /* Twelve digits can be a code with a right check character by chance (about one CCCD
+         * in 37) and a CCCD as well: it is looked up as both. */
+        if (rc != MK_OK || !cccd_number_valid(code))
+            return rc;
     }
     /* What a number may be: 12 digits a CCCD, 10 digits a phone or a social insurance
      * number, a 15-character card number a BHYT card. */
