@@ -37,12 +37,13 @@
 #define RESCAN_IDLE    5.0  /* seconds between sysfs/config/replay looks when nothing happens */
 #define RESCAN_NO_HOTP 1.0  /* the USB list is compared this often without hotplug */
 #define GONE_KEEP      60.0 /* a device that left stays in the list this long */
-#define USB_XFERS                                                                    \
-    1               /* transfers in flight per device: one, resubmitted at once (the \
-                       devices send a few reports a second; umockdev replays one) */
-#define USB_BUF  64 /* HID reports of these devices are at most 64 bytes */
-#define READ_BUF 512
-#define MAX_FDS  64
+#define USB_XFERS                                                                      \
+    1                 /* transfers in flight per device: one, resubmitted at once (the \
+                         devices send a few reports a second; umockdev replays one) */
+#define USB_WRITES 16 /* writes in flight per device */
+#define USB_BUF    64 /* HID reports of these devices are at most 64 bytes */
+#define READ_BUF   512
+#define MAX_FDS    64
 
 enum kind { K_USB, K_SERIAL, K_EVDEV, K_REPLAY, K_DEMO };
 
@@ -53,7 +54,7 @@ struct dev {
     const struct fw_driver *drv; /* the decoder (the demo's devices use the real ones) */
     enum kind kind;
     void *state;
-    char last_status[160]; /* the driver's last status, told once until it changes */
+    char last_status[240]; /* the driver's last status, told once until it changes */
     bool configured;       /* from the configuration's paths: tried again while it is missing */
     /* serial and evdev */
     int fd;
@@ -70,7 +71,8 @@ struct dev {
     bool release_soon; /* usb_release() after the event handling that wanted it */
     uint8_t ep_in, ep_out, ep_type;
     struct libusb_transfer *xfer[USB_XFERS];
-    int xfer_live;
+    struct libusb_transfer *wr[USB_WRITES]; /* writes in flight (they free themselves) */
+    int xfer_live;                          /* reads and writes in flight */
     uint8_t bus, addr;
     /* replay */
     struct fw_capture cap;
@@ -170,7 +172,7 @@ static void set_state(struct fw_manager *m, struct dev *d, enum fw_dev_state s, 
 static void set_state(struct fw_manager *m, struct dev *d, enum fw_dev_state s, const char *fmt,
                       ...)
 {
-    char msg[160] = "";
+    char msg[sizeof d->info.message] = "";
     if (fmt) {
         va_list ap;
         va_start(ap, fmt);
@@ -244,7 +246,9 @@ static bool wanted(struct fw_manager *m, const struct fw_driver *drv)
 /* ---- what a frame gave ---- */
 
 static int dev_write(struct fw_manager *m, struct dev *d, const uint8_t *data, size_t n);
-static int usb_write(struct dev *d, const uint8_t *data, size_t n);
+static int usb_write(struct fw_manager *m, struct dev *d, const uint8_t *data, size_t n,
+                     size_t pad);
+static void usb_reap(struct dev *d);
 static void usb_feature(struct fw_manager *m, struct dev *d);
 static void dev_start(struct fw_manager *m, struct dev *d);
 
@@ -383,6 +387,9 @@ static void dev_close(struct dev *d)
         for (int i = 0; i < USB_XFERS; i++)
             if (d->xfer[i])
                 libusb_cancel_transfer(d->xfer[i]);
+        for (int i = 0; i < USB_WRITES; i++)
+            if (d->wr[i])
+                libusb_cancel_transfer(d->wr[i]);
         if (d->xfer_live == 0)
             usb_release(d);
     }
@@ -779,39 +786,91 @@ static int dev_write(struct fw_manager *m, struct dev *d, const uint8_t *data, s
         ssize_t w = write(d->fd, data, n);
         return w == (ssize_t)n ? 0 : -1;
     }
+    if (d->kind != K_USB)
+        return 0; /* replays and the demo: what the host says goes nowhere */
     size_t rep = d->drv ? d->drv->hid_report : 0;
-    if (d->kind == K_USB && rep && n > rep) { /* one transfer per output report */
-        for (size_t off = 0; off < n; off += rep)
-            if (usb_write(d, data + off, n - off < rep ? n - off : rep) != 0)
-                return -1;
-        return 0;
-    }
-    if (d->kind == K_USB)
-        return usb_write(d, data, n);
-    return 0; /* replays and the demo: what the host says goes nowhere */
+    if (!rep)
+        return usb_write(m, d, data, n, 0);
+    /* A HID device takes whole output reports: one transfer each, the last one padded with
+     * zeros to the report's size. */
+    for (size_t off = 0; off < n; off += rep)
+        if (usb_write(m, d, data + off, n - off < rep ? n - off : rep, rep) != 0)
+            return -1;
+    return 0;
 }
 
-/* One USB write: the OUT endpoint, or SET_REPORT for a HID device without one. */
-static int usb_write(struct dev *d, const uint8_t *data, size_t n)
+/* A write has come back. It was submitted without waiting for it: most writes start in a
+ * transfer's callback, which cannot wait for another transfer (libusb's event handling is
+ * not reentrant). A failure is told in the device's status. */
+static void LIBUSB_CALL write_done(struct libusb_transfer *x)
 {
-    if (d->h && !d->ep_out && d->ep_type == LIBUSB_TRANSFER_TYPE_INTERRUPT) {
-        /* A HID device without an interrupt OUT endpoint takes output reports by SET_REPORT
-         * (HID 1.11, 7.2.2): report type output (2), report id 0. */
-        int r = libusb_control_transfer(
-            d->h, LIBUSB_ENDPOINT_OUT | LIBUSB_REQUEST_TYPE_CLASS | LIBUSB_RECIPIENT_INTERFACE,
-            0x09, 0x0200, (uint16_t)d->iface, (unsigned char *)(uintptr_t)data, (uint16_t)n, 1000);
-        return r == (int)n ? 0 : -1;
+    struct dev *d = x->user_data;
+    d->xfer_live--;
+    for (int i = 0; i < USB_WRITES; i++)
+        if (d->wr[i] == x)
+            d->wr[i] = NULL;
+    if (d->info.state != FW_DEV_ONLINE) {
+        usb_reap(d);
+        return;
     }
-    if (d->h && d->ep_out) {
-        int done = 0;
-        int r = d->ep_type == LIBUSB_TRANSFER_TYPE_INTERRUPT
-                    ? libusb_interrupt_transfer(d->h, d->ep_out, (unsigned char *)(uintptr_t)data,
-                                                (int)n, &done, 1000)
-                    : libusb_bulk_transfer(d->h, d->ep_out, (unsigned char *)(uintptr_t)data,
-                                           (int)n, &done, 1000);
-        return r == 0 ? 0 : -1;
+    if (x->status != LIBUSB_TRANSFER_COMPLETED && x->status != LIBUSB_TRANSFER_CANCELLED &&
+        x->status != LIBUSB_TRANSFER_NO_DEVICE) {
+        pthread_mutex_lock(&d->m->lock);
+        d->info.errors++;
+        pthread_mutex_unlock(&d->m->lock);
+        set_state(d->m, d, d->info.state, "a write to the device failed: %s",
+                  x->status == LIBUSB_TRANSFER_TIMED_OUT ? "it did not take it within 1 s"
+                  : x->status == LIBUSB_TRANSFER_STALL   ? "it refused it (stall)"
+                                                         : "transfer error");
     }
-    return d->h ? 0 : -1; /* no OUT endpoint and not HID: nothing to say it with */
+}
+
+/* One USB write, padded with zeros to pad bytes: to the OUT endpoint, or by SET_REPORT for a
+ * HID device without one. Submitted, not waited for; the endpoint keeps the order. */
+static int usb_write(struct fw_manager *m, struct dev *d, const uint8_t *data, size_t n, size_t pad)
+{
+    bool set_report = !d->ep_out && d->ep_type == LIBUSB_TRANSFER_TYPE_INTERRUPT;
+    if (!d->h || (!d->ep_out && !set_report))
+        return d->h ? 0 : -1; /* no OUT endpoint and not HID: nothing to say it with */
+    size_t len = pad > n ? pad : n;
+    if (len > 0xFFFF)
+        return -1;
+    int slot = 0;
+    while (slot < USB_WRITES && d->wr[slot])
+        slot++;
+    if (slot == USB_WRITES) {
+        set_state(m, d, d->info.state, "%s", "the device is not taking what is sent to it");
+        return -1;
+    }
+    size_t head = set_report ? LIBUSB_CONTROL_SETUP_SIZE : 0;
+    struct libusb_transfer *x = libusb_alloc_transfer(0);
+    uint8_t *buf = x ? calloc(1, head + len) : NULL;
+    if (!buf) {
+        libusb_free_transfer(x);
+        return -1;
+    }
+    memcpy(buf + head, data, n);
+    if (set_report) {
+        /* HID 1.11, 7.2.2: SET_REPORT, report type output (2), report id 0. */
+        libusb_fill_control_setup(
+            buf, LIBUSB_ENDPOINT_OUT | LIBUSB_REQUEST_TYPE_CLASS | LIBUSB_RECIPIENT_INTERFACE, 0x09,
+            0x0200, (uint16_t)d->iface, (uint16_t)len);
+        libusb_fill_control_transfer(x, d->h, buf, write_done, d, 1000);
+    } else if (d->ep_type == LIBUSB_TRANSFER_TYPE_INTERRUPT) {
+        libusb_fill_interrupt_transfer(x, d->h, d->ep_out, buf, (int)len, write_done, d, 1000);
+    } else {
+        libusb_fill_bulk_transfer(x, d->h, d->ep_out, buf, (int)len, write_done, d, 1000);
+    }
+    x->flags = LIBUSB_TRANSFER_FREE_BUFFER | LIBUSB_TRANSFER_FREE_TRANSFER;
+    int r = libusb_submit_transfer(x);
+    if (r != 0) {
+        libusb_free_transfer(x); /* FREE_BUFFER: the buffer goes with it */
+        set_state(m, d, d->info.state, "a write to the device failed: %s", libusb_strerror(r));
+        return -1;
+    }
+    d->wr[slot] = x;
+    d->xfer_live++;
+    return 0;
 }
 
 /* A HID driver's feature report (SET_REPORT, type feature (3), report id 0), when it has one:

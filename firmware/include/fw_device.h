@@ -319,7 +319,7 @@ void fw_manager_stop(struct fw_manager *m);
 struct fw_device_info {
     struct fw_identity id;
     enum fw_dev_state state;
-    char message[160]; /* the last error or probe result */
+    char message[240]; /* the last error or probe result (a driver status is up to 224) */
     double since;      /* unix seconds of the last state change */
     double last_frame; /* unix seconds, 0 when none yet */
     long frames, readings, scans, errors;

@@ -7,6 +7,11 @@ a) Latency, from the frame's arrival in the device manager to the event on the s
    vitals station's current visit and sent on GET /api/v1/events. The reading event carries
    frame_time, the wall clock when the manager read the frame; the client notes when the event
    arrives (same machine, same clock). Goal: p99 <= 20 ms.
+   The same through the Devices II drivers: a Contour Next's results (E1381 frames, 10 a
+   second, each taken after the patient's scan by the meter's clock, so each is attached), an
+   IEEE 11073 blood-pressure monitor's fixed scan reports (association, then 10 reports a
+   second), and the two Omron captures of tests/replay/ (memory downloads: their readings come
+   together at the end of a download and are older than the scan, so unassigned).
 b) Idle CPU with five devices attached (the demo's scanner, scale, oximeter and BP monitor,
    and a serial scanner on a pseudo-terminal), measured from /proc over BENCH_IDLE_SECONDS
    (default 60). Goal: <= 1 % of a core.
@@ -16,6 +21,7 @@ b) Idle CPU with five devices attached (the demo's scanner, scale, oximeter and 
 import os
 import pty
 import statistics
+import struct
 import sys
 import tempfile
 import time
@@ -24,6 +30,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "tests", "api"))
 from harness import Client, Daemon  # noqa: E402
 from devices import Events, drop  # noqa: E402
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "devices"))
+import usbdev  # noqa: E402
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 SECONDS = float(os.environ.get("BENCH_DEVICE_SECONDS", "20"))
@@ -45,10 +54,59 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def latency(tmp):
-    replay = os.path.join(tmp, "replay")
+def contour_stream(n):
+    """A Contour's whole transfer, its clock this minute (the kit's zone is UTC here), n
+    results of this minute: each comes 100 ms after the last."""
+    clock = time.strftime("%Y%m%d%H%M", time.gmtime())
+    text = usbdev.contour_capture(clock, [(90 + i % 200, clock) for i in range(n)])
+    out, t = [], 0.5
+    for line in text.splitlines():
+        if line.startswith("<"):
+            t += 0.1 if "52 7c" in line[:40] else 0.01  # "R|": a result frame
+            line = "@%.3f %s" % (t, line)
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def bcd(v):
+    return bytes([(v // 10) << 4 | v % 10])
+
+
+def ieee_bp_stream(n):
+    """An IEEE 11073 blood-pressure monitor (standard configuration 0x02BC): its AARQ, then n
+    fixed scan reports of systolic/diastolic/mean and pulse (the layout of
+    tests/unit/test_ieee11073.c), time-stamped now, 100 ms apart."""
+    aarq = ("e2 00 00 32 80 00 00 00 00 01 00 2a 50 79 00 26 80 00 00 00 80 00 80 00 00 00 00 00"
+            " 00 00 00 80 00 00 00 08 11 22 33 44 55 66 77 88 02 bc 01 00 01 00 00 00 00 00")
+    lines = ["# device: ieee11073", "# model: bench BP monitor", "@0.000 < " + aarq]
+    for i in range(n):
+        tm = time.gmtime(time.time() + 60)
+        stamp = (bcd(tm.tm_year // 100) + bcd(tm.tm_year % 100) + bcd(tm.tm_mon) +
+                 bcd(tm.tm_mday) + bcd(tm.tm_hour) + bcd(tm.tm_min) + bcd(tm.tm_sec) + b"\0")
+        sys_, dia, pulse = 100 + i % 80, 60 + i % 40, 50 + i % 70
+        obs = (struct.pack(">HHHHHHH", 1, 0x12, 3, 6, sys_, dia, (sys_ + 2 * dia) // 3) +
+               stamp + struct.pack(">HHH", 2, 0x0a, pulse) + stamp)
+        scan = struct.pack(">HHHH", 0xf000, 0, 2, len(obs)) + obs  # request id, report no
+        ev = struct.pack(">HIHH", 0, 0xffffffff, 0x0d1d, len(scan)) + scan
+        dat = struct.pack(">HH", (0x1234 + i) & 0xffff, 0x0101) + struct.pack(">H", len(ev)) + ev
+        apdu = struct.pack(">HHH", 0xe700, len(dat) + 2, len(dat)) + dat
+        lines.append("@%.3f < %s" % (1.0 + i * 0.1, apdu.hex(" ")))
+    return "\n".join(lines) + "\n"
+
+
+def replayed(name):
+    with open(os.path.join(ROOT, "tests", "replay", name)) as f:
+        return f.read()
+
+
+def latency(tmp, label, name, text, n, want_attached):
+    """Plays a capture through the replay directory to a demo mokitd whose vitals station has
+    a patient: the latency of every reading, frame read to its event on the stream."""
+    replay = os.path.join(tmp, "replay-" + name)
     os.makedirs(replay)
-    d = Daemon(BUILD, os.path.join(tmp, "lat"), demo=True, extra=["--replay-dir", replay])
+    os.environ["TZ"] = "UTC0"
+    d = Daemon(BUILD, os.path.join(tmp, "lat-" + name), demo=True,
+               extra=["--replay-dir", replay])
     d.start(timeout=15)
     try:
         c = Client(d.port)
@@ -56,15 +114,16 @@ def latency(tmp):
         code = c.request("GET", "/api/v1/patients?q=a&limit=1", token=token).json["results"][0][
             "code"]
         c.request("POST", "/api/v1/stations/vitals/current", {"patient": code}, token=token)
+        time.sleep(1.1)  # the scan is a second older than anything the device says
         stream = Events(d.port, token)
 
         class S:
             replay_dir = replay
-        n = int(SECONDS * 10)
-        drop(S, "bench.cap", scale_stream(n))
-        deadline = time.monotonic() + SECONDS + 15
+        drop(S, name + ".cap", text(n) if callable(text) else text)
+        deadline = time.monotonic() + n * 0.1 + 20
+        dev = "replay-" + name
         while time.monotonic() < deadline:
-            got = [e for e in stream.events("reading") if e[2].get("device_id") == "replay-bench"]
+            got = [e for e in stream.events("reading") if e[2].get("device_id") == dev]
             if len(got) >= n:
                 break
             time.sleep(0.2)
@@ -72,18 +131,19 @@ def latency(tmp):
         lat = sorted((e[3] - e[2]["frame_time"]) * 1000 for e in got)
         attached = sum(1 for e in got if e[2].get("state") == "attached")
         if not lat:
-            print("a) no readings arrived")
+            print("a) %s: no readings arrived\n%s" % (label, d.log_tail()))
             return False
         p50 = statistics.median(lat)
         p99 = lat[min(len(lat) - 1, int(round(0.99 * (len(lat) - 1))))]
-        print("a) %d readings at 10/s (%d attached as observations): frame -> committed -> "
+        print("a) %s: %d readings (%d attached as observations): frame -> committed -> "
               "event stream p50 %.2f ms, p99 %.2f ms, max %.2f ms (goal p99 <= %.0f ms: %s; "
-              "ratio p99/goal %.3f)" % (len(lat), attached, p50, p99, lat[-1], GOAL_P99_MS,
-                                        "met" if p99 <= GOAL_P99_MS else "NOT met",
+              "ratio p99/goal %.3f)" % (label, len(lat), attached, p50, p99, lat[-1],
+                                        GOAL_P99_MS, "met" if p99 <= GOAL_P99_MS else "NOT met",
                                         p99 / GOAL_P99_MS))
-        return p99 <= GOAL_P99_MS and len(lat) == n
+        return p99 <= GOAL_P99_MS and len(lat) == n and (attached == n) == want_attached
     finally:
         d.terminate()
+        del os.environ["TZ"]
 
 
 def idle(tmp):
@@ -116,7 +176,15 @@ def idle(tmp):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="mokit-bench-devices-")
-    ok = latency(tmp)
+    n = int(SECONDS * 10)
+    ok = latency(tmp, "HID scale at 10/s", "bench", scale_stream, n, True)
+    ok = latency(tmp, "Contour Next results at 10/s", "contour", contour_stream, n, True) and ok
+    ok = latency(tmp, "IEEE 11073 BP monitor, 10 reports/s of BP and pulse", "bp",
+                 lambda k: ieee_bp_stream(k // 2), n, True) and ok
+    ok = latency(tmp, "Omron HEM-7322U memory download", "hem7322",
+                 replayed("omron-hem7322-download.cap"), 18, False) and ok
+    ok = latency(tmp, "Omron HEM-790IT memory download", "hem790",
+                 replayed("omron-hem790-download.cap"), 8, False) and ok
     ok = idle(tmp) and ok
     return 0 if ok else 1
 

@@ -15,6 +15,15 @@
   download stores nothing twice; live data starts again.
 - record: `mokit device record` from the same fake: the capture holds the kit's commands and
   decodes to the device's readings.
+- USB drivers with a dialogue, under umockdev: the captures of tests/replay/ of the Omron
+  HEM-7322U and HEM-790IT, a Contour Next USB and an IEEE 11073 glucometer (with an unknown
+  configuration, then the agent's configuration report) become usbmon recordings
+  (tests/devices/usbdev.py) that umockdev replays to mokitd's libusb: the kit's writes must
+  be the capture's, byte for byte (and the control transfers' setup packets), or the replay
+  stops; the device's readings, device times and clock must be the capture's golden ones.
+- memory history: a Contour whose memory holds 30 results from before the patient was scanned
+  and one taken after, its clock 10 minutes slow, plugged in after the scan: only the new
+  result is attached to the patient; the 30 are unassigned history.
 - USB: a DYMO M10 scale (0922:8003) under umockdev: scale.umockdev describes it (a HID
   interface with interrupt IN endpoint 0x81; its descriptors written by hand from the USB and
   HID specifications), an ioctl script gives its input reports. mokitd finds it by libusb
@@ -35,8 +44,10 @@ import tty
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "api"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "devices"))
 import harness  # noqa: E402
 from harness import Client, Daemon  # noqa: E402
+import usbdev  # noqa: E402
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 REPLAY = os.path.join(ROOT, "tests", "replay")
@@ -421,6 +432,165 @@ def usb_case(tmp):
         d.terminate()
 
 
+# name, capture, (vid, pid), kind, IN report size, OUT endpoint, OUT report padding, feature,
+# driver, what its status says when it is done
+USB_DRIVERS = [
+    ("Omron HEM-7322U", "omron-hem7322-download.cap", (0x0590, 0x0090), "hid", 64, 0x02, 0,
+     None, "omron-hem7322", "download done: 9 records"),
+    ("Omron HEM-790IT", "omron-hem790-download.cap", (0x0590, 0x0028), "hid", 8, 0x02, 8,
+     bytes([0x74, 0xbc]), "omron-hem790", "download done: 4 records"),
+    ("Contour Next USB", "contour-memory.cap", (0x1a79, 0x7410), "hid", 64, 0x01, 64, None,
+     "contour", "download done: 3 glucose readings; not readings: 1 control solution, 1 above "
+     "the meter's range (HI), 2 not glucose (insulin, carbohydrates) (the last LO/HI at "
+     "2026-11-22 07:12)"),
+    ("IEEE 11073 glucometer", "ieee11073-unknown-config.cap", (0x173a, 0x21d5), "phdc", 64,
+     0x01, 0, None, "ieee11073", "released by the device"),
+]
+
+
+def usb_daemon(tmp, name, frames, ids, kind, in_size, out_ep, out_pad, feature, data=None):
+    """mokitd under umockdev-run with one USB device replaying frames (tests/devices/usbdev.py).
+    """
+    dev = os.path.join(tmp, name + ".umockdev")
+    pcap = os.path.join(tmp, name + ".pcap")
+    desc = usbdev.descriptors(ids[0], ids[1], kind, in_size, out_ep, in_size)
+    usbdev.write_umockdev(dev, ids[0], ids[1], desc, "mokit tests", name, "SN-" + name)
+    usbdev.write_pcap(pcap, frames, kind, in_size, out_pad, out_ep, feature)
+    d = Daemon(BUILD, data or os.path.join(tmp, name + "-data"), demo=True)
+    d.extra = ["--usb", "yes", "--evdev", "no"]
+    real = d.argv
+    d.argv = lambda: ["umockdev-run", "-d", dev, "-p", usbdev.SYSFS + "=" + pcap, "--"] + real()
+    return d
+
+
+def golden_readings(capture):
+    """What a capture's golden file says the driver reads: [(kind, values, device time)], and
+    the device's clock (or None)."""
+    want, clock = [], None
+    with open(os.path.join(REPLAY, capture.replace(".cap", ".golden"))) as f:
+        for x in map(json.loads, f):
+            if "clock" in x:
+                clock = x["clock"]
+            if "kind" not in x:
+                continue
+            vals = {"value": round(x["value"], 2)}
+            if x["kind"] == "bp":
+                vals = {"systolic": x["value"], "diastolic": x["value2"]}
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(x["device_time"]))
+            want.append((x["kind"], sorted(vals.items()), stamp))
+    return sorted(want), clock
+
+
+def usb_driver_case(tmp, name, capture, ids, kind, in_size, out_ep, out_pad, feature, driver,
+                    done):
+    if not shutil.which("umockdev-run"):
+        check("%s under umockdev" % name, False, "umockdev-run is not installed")
+        return
+    want, clock = golden_readings(capture)
+    frames = capture_frames(os.path.join(REPLAY, capture))
+    os.environ["TZ"] = "UTC0"  # device times are the device's wall clock: read as UTC here
+    d = usb_daemon(tmp, driver, frames, ids, kind, in_size, out_ep, out_pad, feature)
+    try:
+        d.start(timeout=20)
+        c = Client(d.port)
+        token = c.login("2222").json["token"]
+        info = wait(lambda: (lambda x: x if x and done in x.get("message", "") else None)(
+            device(c, token, "usb-1-1")), timeout=20)
+        info = info or device(c, token, "usb-1-1")
+        check("%s (%04x:%04x) under umockdev: claimed by %s, the whole dialogue replayed "
+              "through libusb (%s)" % (name, ids[0], ids[1], driver, done),
+              info and info.get("driver") == driver and info.get("state") == "online" and
+              done in info.get("message", "") and info.get("errors") == 0,
+              "device %r\n%s" % (info, d.log_tail()))
+        got = readings(c, token, "usb-1-1")
+        have = sorted((x["code"], sorted((k, round(v, 2)) for k, v in x["values"].items()),
+                       x.get("device_time")) for x in got)
+        check("%s: the capture's %d readings, with its device times" % (name, len(want)),
+              have == want, "got %r\nwant %r" % (have, want))
+        check("%s: nobody is current, so all are unassigned" % name,
+              got and all(x["state"] == "unassigned" for x in got), "got %r" % got)
+        if clock is not None:
+            # the clock offset is the device's clock (read as UTC) less the kit's at that moment
+            off = info.get("clock_offset") if info else None
+            since = time.time() - 60
+            check("%s: the device's clock read and its offset kept (%r s)" % (name, off),
+                  off is not None and clock - since - 120 < off < clock - since + 60,
+                  "device %r, clock %d" % (info, clock))
+    except Exception as e:  # noqa: BLE001
+        check("mokitd with a %s under umockdev" % name, False, repr(e) + "\n" + d.log_tail())
+    finally:
+        d.terminate()
+        del os.environ["TZ"]
+
+
+def memory_history_case(tmp):
+    """The memory-history rule end to end: the patient is scanned, then a Contour is plugged in
+    (mokitd started under umockdev on the same data) whose clock is 10 minutes slow and whose
+    memory holds 30 results of the days before and one just taken."""
+    if not shutil.which("umockdev-run"):
+        check("memory history under umockdev", False, "umockdev-run is not installed")
+        return
+    os.environ["TZ"] = "UTC0"
+    data = os.path.join(tmp, "history-data")
+    d = Daemon(BUILD, data, demo=True)
+    try:
+        d.start(timeout=15)
+        c, token, visit = nurse_with_patient(d)
+    except Exception as e:  # noqa: BLE001
+        check("memory history: a patient at vitals", False, repr(e) + "\n" + d.log_tail())
+        d.terminate()
+        return
+    d.terminate()
+    # The meter's clock, 10 minutes behind the kit's, is read when it is plugged in, a few
+    # seconds after the scan; the new result is of that minute (the Contour's results have no
+    # seconds: the clock is set to the start of its minute, so the new one is not earlier).
+    time.sleep(2)
+    slow = time.time() + 3 - 600
+    clock = time.strftime("%Y%m%d%H%M", time.gmtime(slow))
+    old = [(90 + i, time.strftime("%Y%m%d%H%M", time.gmtime(slow - 3600 * (2 + 5 * i))))
+           for i in range(30)]
+    text = usbdev.contour_capture(clock, old + [(142, clock)])
+    path = os.path.join(tmp, "history.cap")
+    with open(path, "w") as f:
+        f.write(text)
+    p = subprocess.run([os.path.join(ROOT, BUILD, "mokit"), "device", "decode", "--driver",
+                        "contour", path], capture_output=True, text=True, timeout=60)
+    n = sum(1 for x in p.stdout.splitlines() if '"glucose"' in x)
+    check("memory history: the generated capture decodes to 31 results", n == 31,
+          "%d\n%s" % (n, p.stderr))
+    d = usb_daemon(tmp, "history", usbdev.capture_frames(path), (0x1a79, 0x7410), "hid", 64,
+                   0x01, 64, None, data=data)
+    try:
+        # the minute of the meter's clock must start before the plug-in: wait for it
+        while time.time() - 600 < int(slow // 60 * 60) + 1:
+            time.sleep(0.2)
+        d.start(timeout=20)
+        c = Client(d.port)
+        token = c.login("2222").json["token"]
+        got = wait(lambda: (lambda x: x if len(x) >= 31 else None)(
+            readings(c, token, "usb-1-1")), timeout=20) or readings(c, token, "usb-1-1")
+        attached = [x for x in got if x["state"] == "attached"]
+        info = device(c, token, "usb-1-1")
+        check("memory history: 31 results read (%d)" % len(got), len(got) == 31,
+              "device %r\n%s" % (info, d.log_tail()))
+        check("memory history: only the result taken after the scan is the patient's "
+              "(%s)" % [(x["values"], x.get("device_time")) for x in attached],
+              len(attached) == 1 and attached[0]["values"] == {"value": round(142 / 18.016, 2)}
+              and attached[0]["visit"] == visit, "attached %r" % attached)
+        check("memory history: the 30 older ones are unassigned history, saying why",
+              sum(1 for x in got if x["state"] == "unassigned" and
+                  "before the current patient" in (x.get("note") or "")) == 30,
+              "got %r" % [(x["state"], x.get("note")) for x in got][:5])
+        off = info.get("clock_offset") if info else None
+        check("memory history: the meter's clock 10 minutes slow (offset %r s)" % off,
+              off is not None and -660 < off < -540, "device %r" % info)
+    except Exception as e:  # noqa: BLE001
+        check("memory history through mokitd", False, repr(e) + "\n" + d.log_tail())
+    finally:
+        d.terminate()
+        del os.environ["TZ"]
+
+
 def unclaimed_case(tmp):
     """Another device on the CP210x id (a glucometer, a GPS): asked, not a CMS50, not taken."""
     frames = [(False, i * 0.05, b"$GPGGA,123519,4807.038,N*47\r\n") for i in range(80)]
@@ -456,6 +626,9 @@ def main():
     download_case(tmp)
     record_case(tmp)
     usb_case(tmp)
+    for case in USB_DRIVERS:
+        usb_driver_case(tmp, *case)
+    memory_history_case(tmp)
     failed = 0
     for i, (ok, name, detail) in enumerate(results, 1):
         print("%s %d - %s" % ("ok" if ok else "not ok", i, name))
