@@ -61,7 +61,8 @@ static const struct option_def {
     {"evdev", OPT_BOOL, offsetof(struct config, evdev), 0,
      "yes (default) or no: take keyboard-mode scanners' input nodes"},
     {"devices", OPT_STRING, offsetof(struct config, devices), sizeof((struct config *)0)->devices,
-     "devices on fixed paths: DRIVER:PATH,... (serial-scanner:/dev/ttyAMA0)"},
+     "devices on fixed paths: DRIVER:PATH,... (serial-scanner:/dev/ttyAMA0), or a driver for a "
+     "USB id: DRIVER:usb:VVVV:PPPP (omron-hem7131:usb:0590:0090)"},
     {"replay-dir", OPT_STRING, offsetof(struct config, replay_dir),
      sizeof((struct config *)0)->replay_dir,
      "play capture files dropped here as devices (tests, training)"},

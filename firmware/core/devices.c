@@ -625,6 +625,29 @@ static void usb_open_dev(struct fw_manager *m, struct dev *d)
     dev_start(m, d);
 }
 
+/* The driver the configuration binds to a USB id ("DRIVER:usb:VVVV:PPPP", hexadecimal), for
+ * a device whose id it shares with another (the Omron HEM-7131U); NULL when none does. */
+static const struct fw_driver *usb_configured(const struct fw_manager *m, uint16_t vid,
+                                              uint16_t pid)
+{
+    const struct fw_driver *found = NULL;
+    char *copy = m->paths ? strdup(m->paths) : NULL, *save = NULL;
+    for (char *item = copy ? strtok_r(copy, ",", &save) : NULL; item && !found;
+         item = strtok_r(NULL, ",", &save)) {
+        char name[32];
+        unsigned v, p;
+        int end = 0;
+        if (sscanf(item, "%31[^:]:usb:%4x:%4x%n", name, &v, &p, &end) == 3 && item[end] == '\0' &&
+            v == vid && p == pid) {
+            const struct fw_driver *drv = fw_driver_find(name);
+            if (drv && strncmp(drv->transport, "usb-", 4) == 0)
+                found = drv;
+        }
+    }
+    free(copy);
+    return found;
+}
+
 static void usb_arrived(struct fw_manager *m, libusb_device *u)
 {
     struct libusb_device_descriptor dd;
@@ -635,7 +658,9 @@ static void usb_arrived(struct fw_manager *m, libusb_device *u)
     m->rescan_soon[0] = now + 0.2;
     m->rescan_soon[1] = now + 0.8;
     m->rescan_soon[2] = now + 2.5;
-    const struct fw_driver *drv = fw_driver_for_usb(dd.idVendor, dd.idProduct, "usb-hid");
+    const struct fw_driver *drv = usb_configured(m, dd.idVendor, dd.idProduct);
+    if (!drv)
+        drv = fw_driver_for_usb(dd.idVendor, dd.idProduct, "usb-hid");
     if (!drv)
         drv = fw_driver_for_usb(dd.idVendor, dd.idProduct, "usb-phdc");
     if (!drv)
@@ -1154,8 +1179,8 @@ static void scan_config(struct fw_manager *m)
         *colon = '\0';
         const struct fw_driver *drv = fw_driver_find(item);
         const char *path = colon + 1;
-        if (!wanted(m, drv) || access(path, F_OK) != 0)
-            continue;
+        if (!wanted(m, drv) || strncmp(path, "usb:", 4) == 0 || access(path, F_OK) != 0)
+            continue; /* "usb:VVVV:PPPP" binds a USB id (usb_configured) */
         enum kind k = strcmp(drv->transport, "evdev") == 0 ? K_EVDEV : K_SERIAL;
         node_found(m, k, drv, path, NULL, 0, 0, true);
     }

@@ -469,13 +469,13 @@ static const struct fw_driver drv_demo = {
     .transport = "demo",
     .decode = demo_decode};
 /* Drivers in files of their own (their decoders beside them in firmware/proto/). */
-extern const struct fw_driver fw_drv_omron_hem7322, fw_drv_omron_hem790, fw_drv_contour,
-    fw_drv_ieee11073;
+extern const struct fw_driver fw_drv_omron_hem7322, fw_drv_omron_hem7131, fw_drv_omron_hem790,
+    fw_drv_contour, fw_drv_ieee11073;
 
 const struct fw_driver *const fw_drivers[] = {
-    &drv_scale,           &drv_cms50,          &fw_drv_omron_hem7322,
-    &fw_drv_omron_hem790, &fw_drv_contour,     &fw_drv_ieee11073,
-    &drv_hid_scanner,     &drv_serial_scanner, &drv_demo, /* keep the demo last */
+    &drv_scale,           &drv_cms50,      &fw_drv_omron_hem7322, &fw_drv_omron_hem7131,
+    &fw_drv_omron_hem790, &fw_drv_contour, &fw_drv_ieee11073,     &drv_hid_scanner,
+    &drv_serial_scanner,  &drv_demo, /* keep the demo last */
 };
 const size_t fw_drivers_count = sizeof fw_drivers / sizeof fw_drivers[0];
 

@@ -728,8 +728,8 @@ static const struct fw_usb_id hem7322_ids[] = {
 
 const struct fw_driver fw_drv_omron_hem7322 = {
     .name = "omron-hem7322",
-    .description = "Omron HEM-7322U (M6 Comfort IT) / HEM-7131U (M3 IT) blood-pressure monitor "
-                   "(USB HID 0590:0090): downloads the memory when opened",
+    .description = "Omron HEM-7322U (M6 Comfort IT) blood-pressure monitor (USB HID 0590:0090): "
+                   "downloads the memory when opened",
     .transport = "usb-hid",
     .usb_ids = hem7322_ids,
     .state_size = sizeof(struct fw_omron7322),
@@ -740,4 +740,57 @@ const struct fw_driver fw_drv_omron_hem7322 = {
     .actions = "download",
     .action = hem_action,
     .sent = hem_sent,
+};
+
+/* The HEM-7131U (M3 IT, M400 IT): the same protocol on the same id, its own memory map
+ * (2 x 60). Nothing the monitor says tells the two apart (firmware/doc/omron-hem7322.md), so
+ * this driver claims no id by itself: the kit's configuration binds it,
+ * "omron-hem7131:usb:0590:0090". Each entry point sets the map first; begin() keeps it. */
+static void *m3(void *state)
+{
+    struct fw_omron7322 *s = state;
+    if (!s->layout)
+        s->layout = &fw_omron7322_m3;
+    return s;
+}
+
+static size_t m3_start(void *state, uint8_t *out, size_t cap)
+{
+    return hem_start(m3(state), out, cap);
+}
+
+static int m3_decode(void *state, const uint8_t *data, size_t n, double t, struct fw_decoded *out)
+{
+    return hem_decode(m3(state), data, n, t, out);
+}
+
+static int m3_timeout(void *state, double now, struct fw_decoded *out)
+{
+    return hem_timeout(m3(state), now, out);
+}
+
+static int m3_action(void *state, const char *name, double now, struct fw_decoded *out)
+{
+    return hem_action(m3(state), name, now, out);
+}
+
+static void m3_sent(void *state, const uint8_t *data, size_t n, double t)
+{
+    hem_sent(m3(state), data, n, t);
+}
+
+const struct fw_driver fw_drv_omron_hem7131 = {
+    .name = "omron-hem7131",
+    .description = "Omron HEM-7131U (M3 IT, M400 IT) blood-pressure monitor (USB HID 0590:0090, "
+                   "bound by configuration: omron-hem7131:usb:0590:0090): downloads the memory "
+                   "when opened",
+    .transport = "usb-hid",
+    .state_size = sizeof(struct fw_omron7322),
+    .start = m3_start,
+    .decode = m3_decode,
+    .deadline = hem_deadline,
+    .timeout = m3_timeout,
+    .actions = "download",
+    .action = m3_action,
+    .sent = m3_sent,
 };

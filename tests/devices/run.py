@@ -21,6 +21,7 @@
   (tests/devices/usbdev.py) that umockdev replays to mokitd's libusb: the kit's writes must
   be the capture's, byte for byte (and the control transfers' setup packets), or the replay
   stops; the device's readings, device times and clock must be the capture's golden ones.
+- a USB id two models share (Omron 0590:0090): the configuration binds the HEM-7131U's driver.
 - memory history: a Contour whose memory holds 30 results from before the patient was scanned
   and one taken after, its clock 10 minutes slow, plugged in after the scan: only the new
   result is attached to the patient; the 30 are unassigned history.
@@ -523,6 +524,31 @@ def usb_driver_case(tmp, name, capture, ids, kind, in_size, out_ep, out_pad, fea
         del os.environ["TZ"]
 
 
+def configured_usb_case(tmp):
+    """A USB id two models share: the configuration's "omron-hem7131:usb:0590:0090" makes the
+    HEM-7131U's driver take it (without it the HEM-7322U's does, as above)."""
+    if not shutil.which("umockdev-run"):
+        check("configured USB driver under umockdev", False, "umockdev-run is not installed")
+        return
+    frames = capture_frames(os.path.join(REPLAY, "omron-hem7322-download.cap"))[:4]
+    d = usb_daemon(tmp, "hem7131", frames, (0x0590, 0x0090), "hid", 64, 0x02, 0, None)
+    d.extra += ["--devices", "omron-hem7131:usb:0590:0090"]
+    try:
+        d.start(timeout=20)
+        c = Client(d.port)
+        token = c.login("2222").json["token"]
+        info = wait(lambda: (lambda x: x if x and "clock" in x.get("message", "") else None)(
+            device(c, token, "usb-1-1")), timeout=10) or device(c, token, "usb-1-1")
+        check("a configured driver for a USB id: 0590:0090 taken by omron-hem7131, which "
+              "started its download (START, then the settings and the clock)",
+              info and info.get("driver") == "omron-hem7131" and
+              "device clock" in info.get("message", ""), "device %r\n%s" % (info, d.log_tail()))
+    except Exception as e:  # noqa: BLE001
+        check("mokitd with a configured USB driver", False, repr(e) + "\n" + d.log_tail())
+    finally:
+        d.terminate()
+
+
 def memory_history_case(tmp):
     """The memory-history rule end to end: the patient is scanned, then a Contour is plugged in
     (mokitd started under umockdev on the same data) whose clock is 10 minutes slow and whose
@@ -628,6 +654,7 @@ def main():
     usb_case(tmp)
     for case in USB_DRIVERS:
         usb_driver_case(tmp, *case)
+    configured_usb_case(tmp)
     memory_history_case(tmp)
     failed = 0
     for i, (ok, name, detail) in enumerate(results, 1):

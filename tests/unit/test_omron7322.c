@@ -746,6 +746,39 @@ static void driver_ring_order(void **state)
     assert_true(all[200].value == 120);
 }
 
+/* The HEM-7131U's driver: the same protocol read with the M3's map (2 x 60, user 2 at 05F4),
+ * and no USB id of its own (the configuration binds it; the id table gives the HEM-7322U). */
+static void driver_m3_map(void **state)
+{
+    (void)state;
+    const struct fw_driver *d = fw_driver_find("omron-hem7131");
+    assert_non_null(d);
+    assert_null(d->usb_ids);
+    assert_ptr_equal(fw_driver_for_usb(0x0590, 0x0090, "usb-hid"), driver());
+    void *st = fresh_state(d);
+    struct monitor m;
+    monitor_init(&m, 5, 1);
+    for (int i = 0; i < 60; i++) { /* user 1: full, slot 5 the oldest */
+        int slot = (5 + i) % 60;
+        make_record(m.mem + slot * 14, 80, 100 + i, 2026, 10, 1 + i / 24, i % 24, 5, 0, 60, 0, 0);
+    }
+    make_record(m.mem + 840, 85, 131, 2026, 11, 20, 7, 30, 0, 72, 0, 0); /* user 2, slot 0 */
+    static struct fw_reading all[256];
+    long long clock;
+    int commands = 0;
+    size_t n = run_download(d, st, &m, all, LEN(all), &clock, &commands);
+    assert_int_equal(n, 122);
+    for (int i = 0; i < 60; i++)
+        assert_true(all[2 * i].value == 100 + i);
+    assert_true(all[120].value == 131);
+    assert_true(all[120].value2 == 85);
+    assert_true(all[121].value == 72);
+    assert_int_equal(all[120].device_time, slow_unix(2026, 11, 20, 7, 30, 0));
+    /* START, the settings, 21 blocks a user, END */
+    assert_int_equal(commands, 1 + 1 + 21 * 2 + 1);
+    assert_int_equal(clock, slow_unix(2026, 11, 22, 9, 45, 10));
+}
+
 /* Records are given in ring order whatever order the blocks come in (a record not complete
  * holds back the ones after it), two a call: the rest of the report brings the others
  * (out->consumed), as fw_replay and the manager call again. */
@@ -997,6 +1030,7 @@ int main(void)
         cmocka_unit_test(read_order),
         cmocka_unit_test(driver_download),
         cmocka_unit_test(driver_ring_order),
+        cmocka_unit_test(driver_m3_map),
         cmocka_unit_test(driver_rest_of_report),
         cmocka_unit_test(driver_retries),
         cmocka_unit_test(driver_degraded),
