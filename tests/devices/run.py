@@ -16,8 +16,9 @@
 - record: `mokit device record` from the same fake: the capture holds the kit's commands and
   decodes to the device's readings.
 - USB drivers with a dialogue, under umockdev: the captures of tests/replay/ of the Omron
-  HEM-7322U and HEM-790IT, a Contour Next USB and an IEEE 11073 glucometer (with an unknown
-  configuration, then the agent's configuration report) become usbmon recordings
+  HEM-7322U and HEM-790IT, a Contour Next USB, an IEEE 11073 glucometer (with an unknown
+  configuration, then the agent's configuration report) and an Accu-Chek-like meter's
+  PM-store segment transfer become usbmon recordings
   (tests/devices/usbdev.py) that umockdev replays to mokitd's libusb: the kit's writes must
   be the capture's, byte for byte (and the control transfers' setup packets), or the replay
   stops; the device's readings, device times and clock must be the capture's golden ones.
@@ -446,6 +447,8 @@ USB_DRIVERS = [
      "2026-11-22 07:12)"),
     ("IEEE 11073 glucometer", "ieee11073-unknown-config.cap", (0x173a, 0x21d5), "phdc", 64,
      0x01, 0, None, "ieee11073", "released by the device"),
+    ("Accu-Chek's memory (PM-store)", "accu-chek-pmstore.cap", (0x173a, 0x21d7), "phdc", 64,
+     0x01, 0, None, "ieee11073", "released: 4 results read from the device's memory"),
 ]
 
 
@@ -490,7 +493,7 @@ def usb_driver_case(tmp, name, capture, ids, kind, in_size, out_ep, out_pad, fea
     want, clock = golden_readings(capture)
     frames = capture_frames(os.path.join(REPLAY, capture))
     os.environ["TZ"] = "UTC0"  # device times are the device's wall clock: read as UTC here
-    d = usb_daemon(tmp, driver, frames, ids, kind, in_size, out_ep, out_pad, feature)
+    d = usb_daemon(tmp, capture[:-4], frames, ids, kind, in_size, out_ep, out_pad, feature)
     try:
         d.start(timeout=20)
         c = Client(d.port)
