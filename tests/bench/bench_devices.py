@@ -80,7 +80,7 @@ def ieee_bp_stream(n):
             " 00 00 00 80 00 00 00 08 11 22 33 44 55 66 77 88 02 bc 01 00 01 00 00 00 00 00")
     lines = ["# device: ieee11073", "# model: bench BP monitor", "@0.000 < " + aarq]
     for i in range(n):
-        tm = time.gmtime(time.time() + 60)
+        tm = time.gmtime(time.time() + 60 + i)  # each its own second: no report repeats one
         stamp = (bcd(tm.tm_year // 100) + bcd(tm.tm_year % 100) + bcd(tm.tm_mon) +
                  bcd(tm.tm_mday) + bcd(tm.tm_hour) + bcd(tm.tm_min) + bcd(tm.tm_sec) + b"\0")
         sys_, dia, pulse = 100 + i % 80, 60 + i % 40, 50 + i % 70
