@@ -32,28 +32,6 @@ struct rd {
     bool bad;
 };
 
-static uint16_t r16(struct rd *r)
-{
-    if (r->bad || r->n - r->off < 2) {
-        r->bad = true;
-        return 0;
-    }
-    uint16_t v = fw_mder_u16(r->p + r->off);
-    r->off += 2;
-    return v;
-}
-
-static uint32_t r32(struct rd *r)
-{
-    if (r->bad || r->n - r->off < 4) {
-        r->bad = true;
-        return 0;
-    }
-    uint32_t v = fw_mder_u32(r->p + r->off);
-    r->off += 4;
-    return v;
-}
-
 static const uint8_t *rbytes(struct rd *r, size_t k)
 {
     if (r->bad || r->n - r->off < k) {
@@ -63,6 +41,18 @@ static const uint8_t *rbytes(struct rd *r, size_t k)
     const uint8_t *p = r->p + r->off;
     r->off += k;
     return p;
+}
+
+static uint16_t r16(struct rd *r)
+{
+    const uint8_t *b = rbytes(r, 2);
+    return b ? fw_mder_u16(b) : 0;
+}
+
+static uint32_t r32(struct rd *r)
+{
+    const uint8_t *b = rbytes(r, 4);
+    return b ? fw_mder_u32(b) : 0;
 }
 
 /* A u16 length followed by that many bytes, as a reader of its own. */

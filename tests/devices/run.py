@@ -50,6 +50,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "devices"))
 import harness  # noqa: E402
 from harness import Client, Daemon  # noqa: E402
 import usbdev  # noqa: E402
+from usbdev import capture_frames  # noqa: E402
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 REPLAY = os.path.join(ROOT, "tests", "replay")
@@ -58,22 +59,6 @@ results = []
 
 def check(name, cond, detail=""):
     results.append((bool(cond), name, detail))
-
-
-def capture_frames(path):
-    """[(to_device, at, bytes)] of a capture file (firmware/doc/captures.md)."""
-    frames = []
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            at = -1.0
-            if line.startswith("@"):
-                stamp, line = line.split(None, 1)
-                at = float(stamp[1:])
-            frames.append((line[0] == ">", at, bytes.fromhex(line[1:].replace(" ", ""))))
-    return frames
 
 
 class FakeSerial:
