@@ -53,7 +53,8 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SAN) $(PKG_CFLAGS) -Ifir
 LDLIBS = $(PKG_LIBS) -lm
 
 LIB_SRC := $(wildcard app/common/*.c app/domain/*.c app/store/*.c app/api/*.c app/demo/*.c app/print/*.c app/devices/*.c \
-                      app/export/*.c firmware/proto/*.c firmware/core/*.c)
+                      app/export/*.c firmware/proto/*.c firmware/core/*.c firmware/gpio/*.c \
+                      app/panel/*.c)
 ifneq ($(PG),1)
 LIB_SRC := $(filter-out app/export/pg%.c,$(LIB_SRC))
 endif
@@ -111,6 +112,15 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/libmokit.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+
+# GPIO tests link the fake libgpiod (tests/gpio/fake_gpiod.c) instead of the library: the
+# unit test of the panel, and a mokitd for tests/gpio/run.py and the button benchmark.
+FAKE_GPIOD := $(B)/obj/tests/gpio/fake_gpiod.o
+$(B)/tests/test_gpio: $(FAKE_GPIOD)
+$(B)/tests/mokitd-fakegpio: $(B)/obj/app/mokitd.o $(FAKE_GPIOD) $(B)/libmokit.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 # The USB transport's driver for tests/usb/run.py (run under umockdev).
 $(B)/tests/usb_print: $(B)/obj/tests/usb/usb_print.o $(B)/libmokit.a
@@ -209,5 +219,8 @@ format-check:
 
 clean:
 	rm -rf build
+
+# The Debian package (make deb, make deb-test) and the SD-card image (make image, make image-test).
+-include images/package.mk images/image.mk
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
