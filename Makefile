@@ -181,7 +181,8 @@ $(FHIR_MODULES): tests/fhir/package.json tests/fhir/package-lock.json
 
 test:
 	@images/deps.sh build test web
-	@$(MAKE) --no-print-directory all unit $(B)/test_hotplug $(PG_TEST_BIN) $(E2E_MODULES) \
+	@$(MAKE) --no-print-directory all unit $(B)/test_hotplug $(B)/tests/mokitd-fakegpio \
+	    $(PG_TEST_BIN) $(E2E_MODULES) \
 	    $(FHIR_MODULES)
 	@tests/run.sh $(B)
 

@@ -6,6 +6,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "demo/seed.h"
+#include "panel/panel.h"
 #include "print/spool.h"
 #include "store/store.h"
 
@@ -30,9 +31,14 @@ struct config {
     int usb, evdev;
     char devices[1024];
     char replay_dir[1024];
+    char panel[1024]; /* `panel` lines joined with ';' */
+    char leds[256];
+    char buzzer[64];
+    bool panel_cmdline; /* the command line's --panel replaces the file's panel lines */
 };
 
-enum opt_type { OPT_STRING, OPT_FLAG, OPT_BOOL, OPT_INT };
+/* OPT_LIST: each line (or --option) adds an entry, joined with ';'. */
+enum opt_type { OPT_STRING, OPT_FLAG, OPT_BOOL, OPT_INT, OPT_LIST };
 
 static const struct option_def {
     const char *name;
@@ -66,6 +72,13 @@ static const struct option_def {
     {"replay-dir", OPT_STRING, offsetof(struct config, replay_dir),
      sizeof((struct config *)0)->replay_dir,
      "play capture files dropped here as devices (tests, training)"},
+    {"panel", OPT_LIST, offsetof(struct config, panel), sizeof((struct config *)0)->panel,
+     "a station's GPIO controls (hw/pinout.md), once per station: \"doctor next=GPIO22 "
+     "clk=GPIO23 dio=GPIO24\" (its Next button, its TM1637 display's two lines)"},
+    {"leds", OPT_STRING, offsetof(struct config, leds), sizeof((struct config *)0)->leds,
+     "the status LEDs' GPIO lines: \"ready=GPIO5 attention=GPIO6 busy=GPIO13\""},
+    {"buzzer", OPT_STRING, offsetof(struct config, buzzer), sizeof((struct config *)0)->buzzer,
+     "the buzzer's GPIO line (GPIO12)"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -119,6 +132,18 @@ static int set_option(struct config *cfg, const struct option_def *o, const char
             goto bad;
         strcpy(field, value);
         return 0;
+    case OPT_LIST: {
+        bool cmdline = !strcmp(where, "command line");
+        if (cmdline && !cfg->panel_cmdline) {
+            field[0] = '\0'; /* the command line's entries replace the file's */
+            cfg->panel_cmdline = true;
+        }
+        size_t have = strlen(field);
+        if (!value || strchr(value, ';') || have + strlen(value) + 2 > o->size)
+            goto bad;
+        snprintf(field + have, o->size - have, "%s%s", have ? ";" : "", value);
+        return 0;
+    }
     }
 bad:
     fprintf(stderr, "mokitd: %s: bad value for %s: %s\n", where, o->name, value ? value : "(none)");
@@ -297,6 +322,7 @@ int main(int argc, char **argv)
     struct spool *spool = NULL;
     struct events *events = NULL;
     struct devices *devices = NULL;
+    struct panel *panel = NULL;
     sigset_t sigs;
     int sig, status = 1;
 
@@ -357,6 +383,15 @@ int main(int argc, char **argv)
         LOG(LOG_ERROR, "cannot start the device manager");
         goto out;
     }
+    struct panel_config pcfg = {.data_dir = cfg.data,
+                                .panels = cfg.panel,
+                                .leds = cfg.leds,
+                                .buzzer = cfg.buzzer,
+                                .events = events};
+    if (panel_start(&pcfg, &panel) != MK_OK) {
+        LOG(LOG_ERROR, "cannot start the station panel (options panel, leds, buzzer)");
+        goto out;
+    }
     char web_dir[1024] = "";
     if (cfg.web[0])
         snprintf(web_dir, sizeof web_dir, "%s", cfg.web);
@@ -369,6 +404,7 @@ int main(int argc, char **argv)
                               .rules_file = cfg.rules,
                               .spool = spool,
                               .devices = devices,
+                              .panel = panel,
                               .events = events};
     if (api_start(&acfg, st, &api) != MK_OK)
         goto out;
@@ -390,6 +426,7 @@ out:
     api_stop(api);
     devices_stop(devices);
     spool_stop(spool); /* a job being sent is finished first; it may still publish */
+    panel_stop(panel); /* last: the others publish events it follows; it publishes calls */
     events_free(events);
     store_close(st);
     if (lock >= 0)

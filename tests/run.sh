@@ -64,6 +64,7 @@ if [ "$unit_only" = 0 ]; then
     suite devices python3 tests/devices/run.py "$B"
     suite hotplug umockdev-wrapper "$B"/test_hotplug
     suite evdev python3 tests/devices/evdev.py "$B"
+    suite gpio python3 tests/gpio/run.py "$B"
     suite cli python3 tests/cli/run.py "$B"
     suite pg python3 tests/pg/run.py "$B"
     suite api python3 tests/api/run.py "$B"

@@ -7,6 +7,7 @@
 #include "../domain/code.h"
 #include "../domain/guard.h"
 #include "../domain/role.h"
+#include "../panel/panel.h"
 #include "../print/jobs.h"
 #include "api_export.h"
 #include "api_int.h"
@@ -250,7 +251,7 @@ static enum MHD_Result health(struct ctx *c)
                                store_kit_id(c->api->st)));
 }
 
-static json_t *status_json(struct store *st, struct devices *devs)
+static json_t *status_json(struct store *st, struct devices *devs, struct panel *panel)
 {
     json_t *campaign = NULL, *counts = NULL;
     if (store_campaign_current(st, &campaign) != MK_OK)
@@ -283,9 +284,9 @@ static json_t *status_json(struct store *st, struct devices *devs)
                       json_object_get(d, "state"), "message", json_object_get(d, "message")));
     }
     json_decref(all);
-    return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "version", MOKIT_VERSION, "kit",
+    return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "version", MOKIT_VERSION, "kit",
                      store_kit_id(st), "campaign", campaign, "counts", counts, "printers", printers,
-                     "devices", devices);
+                     "devices", devices, "panel", panel_status(panel));
 }
 
 static void html_escaped(FILE *f, const char *s)
@@ -325,7 +326,7 @@ static enum MHD_Result status_page(struct ctx *c)
     FILE *f = open_memstream(&html, &size);
     if (!f)
         return MHD_NO;
-    json_t *s = status_json(c->api->st, c->api->devices);
+    json_t *s = status_json(c->api->st, c->api->devices, c->api->panel);
     json_t *camp = json_object_get(s, "campaign"), *counts = json_object_get(s, "counts");
     fputs("<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\">"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -1378,7 +1379,7 @@ static enum MHD_Result route(struct ctx *c)
         if (strcmp(a, "health") == 0)
             return health(c);
         if (strcmp(a, "status") == 0)
-            return send_json(c->conn, 200, status_json(c->api->st, c->api->devices));
+            return send_json(c->conn, 200, status_json(c->api->st, c->api->devices, c->api->panel));
         if (strcmp(a, "me") == 0) {
             REQUIRE(c, 0);
             return send_json(c->conn, 200, json_incref(c->staff));
@@ -1733,6 +1734,7 @@ int api_start(const struct api_config *cfg, struct store *st, struct api **out)
     }
     a->spool = cfg->spool;
     a->devices = cfg->devices;
+    a->panel = cfg->panel;
     a->events = cfg->events;
     if (fw_font_open(FW_FONT_DEFAULT, &a->font) != FW_OK) {
         LOG(LOG_WARN, "%s is missing (fonts-dejavu-core): nothing can be printed", FW_FONT_DEFAULT);

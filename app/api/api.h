@@ -18,6 +18,7 @@ struct api_config {
     const char *rules_file;  /* screening rules (app/doc/screening.md); NULL: the defaults */
     struct spool *spool;     /* told about new print jobs; may be NULL */
     struct devices *devices; /* the device list and the demo's devices; may be NULL */
+    struct panel *panel;     /* the GPIO station panel, for the status; may be NULL */
     struct events *events;   /* the event stream (GET /api/v1/events); may be NULL */
 };
 

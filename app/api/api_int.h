@@ -24,6 +24,7 @@ struct api {
     struct spool *spool;
     struct fw_font *font; /* for laying out print jobs; NULL when the fonts are missing */
     struct devices *devices;
+    struct panel *panel;
     struct events *events;
 };
 

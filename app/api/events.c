@@ -36,6 +36,10 @@ struct events {
     struct event ring[EVENTS_KEEP];
     unsigned long long next_id, first_id;
     struct events_client *clients;
+    struct {
+        events_listener_fn fn;
+        void *ctx;
+    } listeners[EVENTS_LISTENERS];
 };
 
 static void wake_client(struct events_client *c)
@@ -114,8 +118,33 @@ void events_free(struct events *ev)
     free(ev);
 }
 
+int events_listen(struct events *ev, events_listener_fn fn, void *ctx)
+{
+    int rc = -1;
+    pthread_mutex_lock(&ev->lock);
+    for (int i = 0; i < EVENTS_LISTENERS; i++)
+        if (!ev->listeners[i].fn || (!fn && ev->listeners[i].ctx == ctx)) {
+            ev->listeners[i].fn = fn;
+            ev->listeners[i].ctx = fn ? ctx : NULL;
+            rc = 0;
+            if (fn)
+                break;
+        }
+    pthread_mutex_unlock(&ev->lock);
+    return fn ? rc : 0;
+}
+
 unsigned long long events_publish(struct events *ev, const char *type, json_t *data)
 {
+    if (ev && data) { /* the listeners in the daemon first: the panel's display and buzzer */
+        pthread_mutex_lock(&ev->lock);
+        __typeof__(ev->listeners) ls;
+        memcpy(ls, ev->listeners, sizeof ls);
+        pthread_mutex_unlock(&ev->lock);
+        for (int i = 0; i < EVENTS_LISTENERS; i++)
+            if (ls[i].fn)
+                ls[i].fn(ls[i].ctx, type, data);
+    }
     char *json = data ? json_dumps(data, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(data);
     if (!ev || !json) {

@@ -25,6 +25,14 @@ void events_close(struct events *ev);
  * Returns its id. */
 unsigned long long events_publish(struct events *ev, const char *type, json_t *data);
 
+/* A listener in the daemon (the GPIO panel: a call shown on a display): called on the
+ * publishing thread with the event's type and data (borrowed), before the stream's clients get
+ * it. It must return quickly and must not publish. 0, or -1 when EVENTS_LISTENERS are taken.
+ * fn NULL removes the listeners with this ctx. */
+#define EVENTS_LISTENERS 4
+typedef void (*events_listener_fn)(void *ctx, const char *type, json_t *data);
+int events_listen(struct events *ev, events_listener_fn fn, void *ctx);
+
 /* A client of the stream (the HTTP side). last_id: the Last-Event-ID it had (0: only new
  * events). wake(conn) is called, under the hub's lock, when a suspended client has something
  * to read; the client marks itself suspended with events_client_read's return of 0. */

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../app/common/err.h"
+#include "../../app/panel/panel.h"
 #include "../gpio/fake_gpiod.h"
 #include "fw_gpio.h"
 
@@ -508,13 +510,73 @@ static void panel_errors(void **state)
     assert_null(fake_gpio_consumer(BTN));
 }
 
+/* mokitd's panel, leds and buzzer options (app/panel/panel.c). */
+static void panel_options(void **state)
+{
+    (void)state;
+    struct fw_panel_config c;
+    char err[200] = "";
+    assert_int_equal(panel_config_parse("doctor next=GPIO22 clk=GPIO23 dio=GPIO24;  pharmacy  "
+                                        "dio=gpiochip0:20 next=GPIO27\tclk=GPIO16;",
+                                        "ready=GPIO5 busy=GPIO13", " GPIO12 ", &c, err, sizeof err),
+                     MK_OK);
+    assert_int_equal(c.nstations, 2);
+    assert_string_equal(c.stations[0].name, "doctor");
+    assert_string_equal(c.stations[0].next, "GPIO22");
+    assert_string_equal(c.stations[0].clk, "GPIO23");
+    assert_string_equal(c.stations[0].dio, "GPIO24");
+    assert_string_equal(c.stations[1].name, "pharmacy");
+    assert_string_equal(c.stations[1].dio, "gpiochip0:20");
+    assert_string_equal(c.stations[1].clk, "GPIO16");
+    assert_string_equal(c.led_ready, "GPIO5");
+    assert_string_equal(c.led_attention, "");
+    assert_string_equal(c.led_busy, "GPIO13");
+    assert_string_equal(c.buzzer, "GPIO12");
+    assert_int_equal(c.brightness, -1);
+
+    assert_int_equal(panel_config_parse(NULL, NULL, NULL, &c, err, sizeof err), MK_OK);
+    assert_int_equal(c.nstations, 0);
+    assert_string_equal(c.buzzer, "");
+
+    static const struct {
+        const char *panels, *leds, *buzzer, *err;
+    } bad[] = {
+        {"doctor next=GPIO22 next=GPIO23", NULL, NULL, "panel doctor: next given twice"},
+        {"doctor nxt=GPIO22", NULL, NULL,
+         "panel doctor: \"nxt\" is not one of next=LINE, clk=LINE or dio=LINE"},
+        {"doctor next=", NULL, NULL,
+         "panel doctor: next= is not a GPIO line (GPIO22 or gpiochip0:22)"},
+        {"doctor next=GPIO22;x", NULL, NULL,
+         "panel x: give next=LINE, a display (clk=LINE dio=LINE) or both"},
+        {"next=GPIO22", NULL, NULL,
+         "panel: give the station's name first, then next=LINE "
+         "clk=LINE dio=LINE (\"doctor next=GPIO22 clk=GPIO23 "
+         "dio=GPIO24\")"},
+        {"doctor next=GPIO$2", NULL, NULL,
+         "panel doctor: next=GPIO$2 is not a GPIO line (GPIO22 or gpiochip0:22)"},
+        {"a next=GPIO1;b next=GPIO2;c next=GPIO3;d next=GPIO4;e next=GPIO5", NULL, NULL,
+         "panel: at most 4 stations have a panel"},
+        {NULL, "ready=GPIO5 red=GPIO6", NULL,
+         "leds: \"red\" is not one of ready=LINE, attention=LINE or busy=LINE"},
+        {NULL, NULL, "GPIO12 GPIO13", "buzzer: give one GPIO line (GPIO12 or gpiochip0:12)"},
+        {NULL, NULL, "GPIO\x01", "buzzer: give one GPIO line (GPIO12 or gpiochip0:12)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_int_equal(
+            panel_config_parse(bad[i].panels, bad[i].leds, bad[i].buzzer, &c, err, sizeof err),
+            MK_EINVAL);
+        assert_string_equal(err, bad[i].err);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tm1637_frames), cmocka_unit_test(button_debounce),
         cmocka_unit_test(button_long),   cmocka_unit_test(panel_display),
         cmocka_unit_test(panel_buttons), cmocka_unit_test(panel_buzzer),
-        cmocka_unit_test(panel_errors),
+        cmocka_unit_test(panel_errors),  cmocka_unit_test(panel_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
