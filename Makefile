@@ -198,10 +198,12 @@ $(B)/bench/bench_print: $(B)/obj/tests/bench/bench_print.o $(B)/libmokit.a
 
 bench:
 	@images/deps.sh build test web
-	@$(MAKE) --no-print-directory all $(B)/bench/bench_print $(PG_TEST_BIN) $(E2E_MODULES)
+	@$(MAKE) --no-print-directory all $(B)/bench/bench_print $(B)/tests/mokitd-fakegpio \
+	    $(PG_TEST_BIN) $(E2E_MODULES)
 	@tests/bench/run.sh $(B)
 	@$(B)/bench/bench_print
 	@python3 tests/bench/bench_devices.py $(B)
+	@python3 tests/bench/bench_gpio.py $(B)
 	@node tests/bench/bench_web.mjs $(B)
 	@python3 tests/bench/bench_fhir.py $(B)
 	@python3 tests/bench/bench_import_pg.py $(B)
