@@ -1,12 +1,14 @@
 /* The serial transport: a TTL thermal printer on a UART (the Pi's GPIO UART, a USB-serial
  * adapter), 8N1, no hardware flow control. Its buffer is small (a few hundred bytes), so the
- * output is paced: by the printer's busy (DTR) line read through libgpiod (1.6, the v1 API of
- * bookworm) when the URI names one, otherwise by the printer timing model (fw_pace_cost). */
+ * output is paced: by the printer's busy (DTR) line read through the GPIO seam
+ * (firmware/gpio/line.h: libgpiod 1.6 on bookworm) when the URI names one, otherwise by the printer
+ * timing model (fw_pace_cost). */
 #include "transport.h"
+
+#include "../gpio/line.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <gpiod.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +21,7 @@
 #define MODEL_BUFFER    256      /* bytes a printer without a busy line is assumed to buffer */
 
 struct serial {
-    struct gpiod_chip *chip;
-    struct gpiod_line *busy;
+    struct gpio_line *busy;
     long long ready_at; /* timing model: when the printer will have caught up, µs */
     bool text;          /* timing model: characters wait in the printer's line buffer */
     int baud;
@@ -84,7 +85,7 @@ static int busy_write(struct fw_printer *pr, const uint8_t *data, size_t n, char
     for (size_t off = 0; off < n;) {
         long long waited = 0;
         for (;;) {
-            int v = gpiod_line_get_value(s->busy);
+            int v = gpio_line_get(s->busy);
             if (v < 0)
                 return tr_fail(err, errlen, FW_EIO, "busy line %s:%d: %s", pr->uri.gpio_chip,
                                pr->uri.gpio_line, strerror(errno));
@@ -142,10 +143,7 @@ static void serial_close(struct fw_printer *pr)
 {
     struct serial *s = pr->priv;
     if (s) {
-        if (s->busy)
-            gpiod_line_release(s->busy);
-        if (s->chip)
-            gpiod_chip_close(s->chip);
+        gpio_line_close(s->busy);
         free(s);
     }
     pr->priv = NULL;
@@ -194,17 +192,12 @@ int tr_serial_open(struct fw_printer *pr, char *err, size_t errlen)
     tcflush(pr->fd, TCIOFLUSH);
 
     if (pr->uri.gpio_chip[0]) {
-        s->chip = gpiod_chip_open_lookup(pr->uri.gpio_chip);
-        if (!s->chip)
-            return tr_fail(err, errlen, FW_ENODEV, "busy line: no GPIO chip %s: %s",
-                           pr->uri.gpio_chip, strerror(errno));
-        s->busy = gpiod_chip_get_line(s->chip, (unsigned)pr->uri.gpio_line);
-        if (!s->busy || gpiod_line_request_input(s->busy, "mokit-printer-busy") != 0) {
-            int e = errno;
-            s->busy = NULL;
-            return tr_fail(err, errlen, e == EBUSY ? FW_EBUSY : FW_ENODEV, "busy line %s:%d: %s",
-                           pr->uri.gpio_chip, pr->uri.gpio_line, strerror(e));
-        }
+        char spec[80], why[200];
+        snprintf(spec, sizeof spec, "%s:%d", pr->uri.gpio_chip, pr->uri.gpio_line);
+        int rc =
+            gpio_line_open(spec, GPIO_INPUT, 0, "mokit-printer-busy", &s->busy, why, sizeof why);
+        if (rc != FW_OK)
+            return tr_fail(err, errlen, rc == FW_EINVAL ? FW_ENODEV : rc, "busy line: %s", why);
     }
     /* A printer just powered up ignores input for about half a second (Adafruit's notes). */
     s->ready_at = tr_now_us() + (s->busy ? 0 : 500000);

@@ -10,6 +10,7 @@
 struct gpio_line;
 
 enum gpio_mode {
+    GPIO_INPUT,      /* read when asked (the printer's busy line), active high, no bias */
     GPIO_OUTPUT,     /* driven, starting at initial */
     GPIO_OPEN_DRAIN, /* driven low or let go (the TM1637's data line, pulled up by the module) */
     GPIO_BUTTON,     /* input with the internal pull-up, active low (pressed reads 1), with edge

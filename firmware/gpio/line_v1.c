@@ -79,6 +79,9 @@ int gpio_line_open(const char *spec, enum gpio_mode mode, int initial, const cha
     }
     struct gpiod_line_request_config rq = {.consumer = consumer};
     switch (mode) {
+    case GPIO_INPUT:
+        rq.request_type = GPIOD_LINE_REQUEST_DIRECTION_INPUT;
+        break;
     case GPIO_OUTPUT:
         rq.request_type = GPIOD_LINE_REQUEST_DIRECTION_OUTPUT;
         break;

@@ -71,6 +71,18 @@ int gpiod_line_get_value(struct gpiod_line *line)
     return 0;
 }
 
+/* The seam (firmware/gpio/line_v1.c) asks through the general request. */
+int gpiod_line_request(struct gpiod_line *line, const struct gpiod_line_request_config *config,
+                       int default_val)
+{
+    (void)default_val;
+    if (config->request_type != GPIOD_LINE_REQUEST_DIRECTION_INPUT || config->flags) {
+        errno = EINVAL;
+        return -1;
+    }
+    return gpiod_line_request_input(line, config->consumer);
+}
+
 void gpiod_line_release(struct gpiod_line *line)
 {
     (void)line;
