@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a mokit task needs, or says the one command that would.
-# Usage: images/deps.sh build|test|cross|fuzz|lint|web [...]
+# Usage: images/deps.sh build|test|cross|fuzz|lint|web|package [...]
 #   build  compile and run mokitd/mokit        test   the suite (unit, API, crash)
 #   cross  arm64 build + qemu for its tests    fuzz   clang + libFuzzer
 #   lint   clang-format                        web    browser tests: chromium, Node.js and npm
+#   package  make deb: dpkg-shlibdeps (dpkg-dev)
 # As root it runs apt-get; otherwise it prints the `sudo apt-get install ...` line and exits 1.
 set -eu
 
@@ -11,6 +12,7 @@ build_pkgs="gcc make pkg-config libsqlite3-dev libmicrohttpd-dev libjansson-dev 
 test_pkgs="$build_pkgs libcmocka-dev python3 sqlite3 procps zbar-tools umockdev libumockdev-dev postgresql"
 fuzz_pkgs="clang libclang-rt-14-dev"
 lint_pkgs="clang-format git"
+package_pkgs="dpkg-dev"
 # Node.js and npm: Debian's, unless a node and npm are on the PATH already (some Node.js packages
 # bring npm themselves and conflict with Debian's npm package).
 web_pkgs="chromium fonts-dejavu-core"
@@ -31,7 +33,8 @@ for profile in "$@"; do
     lint) want="$want $lint_pkgs" ;;
     cross) want="$want $cross_pkgs" ;;
     web) want="$want $web_pkgs" ;;
-    *) echo "deps.sh: unknown profile '$profile' (build|test|cross|fuzz|lint|web)" >&2; exit 1 ;;
+    package) want="$want $package_pkgs" ;;
+    *) echo "deps.sh: unknown profile '$profile' (build|test|cross|fuzz|lint|web|package)" >&2; exit 1 ;;
     esac
 done
 
