@@ -201,6 +201,7 @@ bench:
 	@$(MAKE) --no-print-directory all $(B)/bench/bench_print $(B)/tests/mokitd-fakegpio \
 	    $(PG_TEST_BIN) $(E2E_MODULES)
 	@tests/bench/run.sh $(B)
+	@python3 tests/bench/bench_startup.py $(B)
 	@$(B)/bench/bench_print
 	@python3 tests/bench/bench_devices.py $(B)
 	@python3 tests/bench/bench_gpio.py $(B)

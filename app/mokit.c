@@ -9,6 +9,7 @@
 #include "fw_device.h"
 #include "print/jobs.h"
 #include "print/layout.h"
+#include "print/wifi.h"
 #include "domain/cccd.h"
 #include "domain/code.h"
 #include "domain/keyfile.h"
@@ -959,6 +960,109 @@ static int print_jobs_cmd(int argc, char **argv, const char *help)
     return 0;
 }
 
+static int read_all(const char *path, char **out, size_t *len);
+
+/* The fonts of a layout: names (FW_FONT_DEFAULT) and the simulated printer's font A. 0, or
+ * EXIT_SYSTEM with the reason said. */
+static int open_fonts(struct fw_font **names, struct fw_font **font_a)
+{
+    *names = *font_a = NULL;
+    if (fw_font_open(FW_FONT_DEFAULT, names) != FW_OK ||
+        fw_font_open(FW_FONT_MONO, font_a) != FW_OK) {
+        fprintf(stderr, "mokit: the DejaVu fonts are missing (fonts-dejavu-core)\n");
+        fw_font_close(*names);
+        *names = NULL;
+        return EXIT_SYSTEM;
+    }
+    return 0;
+}
+
+/* `mokit print ready`: the slip a kit prints when it has booted (layout_ready), from the Wi-Fi
+ * settings file; queued on a printer, or only laid out. Nothing is queued when the file is
+ * wrong. */
+static int print_ready(int argc, char **argv, const char *help)
+{
+    struct opt o[] = {{"wifi", 1, 0},    {"printer", 1, 0}, {"wait", 0, 0},
+                      {"profile", 1, 0}, {"out", 1, 0},     {"png", 1, 0}};
+    const int n = sizeof o / sizeof o[0];
+    const char *pos[1];
+    int npos, rc;
+    if (parse_opts(argc, argv, 3, o, n, pos, 0, &npos) != 0) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    const char *path = opt_get(o, n, "wifi"), *printer = opt_get(o, n, "printer");
+    bool outputs = opt_get(o, n, "out") || opt_get(o, n, "png");
+    if (!path || (outputs && (printer || opt_get(o, n, "wait"))) ||
+        (!outputs && opt_get(o, n, "profile"))) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    char *text, msg[300] = "";
+    size_t len;
+    if (read_all(path, &text, &len) != 0) {
+        fprintf(stderr, "mokit: cannot read %s: %s\n", path, strerror(errno));
+        return EXIT_INVALID;
+    }
+    struct wifi_conf w;
+    rc = wifi_conf_parse(text, len, &w, msg, sizeof msg);
+    sodium_memzero(text, len); /* it holds the Wi-Fi password */
+    free(text);
+    if (rc != MK_OK) {
+        fprintf(stderr, "mokit: %s: %s\n", path, msg);
+        return EXIT_INVALID;
+    }
+    const struct fw_profile *prof = NULL;
+    if (outputs) {
+        const char *pname = opt_get(o, n, "profile") ? opt_get(o, n, "profile") : "escpos-58";
+        if (!(prof = fw_profile_find(pname))) {
+            fprintf(stderr, "mokit: %s is not a printer profile (see `mokit printer profiles`)\n",
+                    pname);
+            sodium_memzero(&w, sizeof w);
+            return EXIT_INVALID;
+        }
+    }
+    struct fw_font *names, *font_a;
+    struct store *st = NULL;
+    if ((rc = open_fonts(&names, &font_a)) != 0 || (!outputs && (rc = open_store(&st)) != 0)) {
+        fw_font_close(names);
+        fw_font_close(font_a);
+        sodium_memzero(&w, sizeof w);
+        return rc;
+    }
+    struct print_req r = {.kind = "ready", .printer = printer, .wifi = &w};
+    char pid[64], vid[64];
+    struct fw_buf b;
+    fw_buf_init(&b);
+    json_t *job = NULL;
+    /* Laid out only, the slip needs nothing from the store. */
+    int src = outputs ? print_layout(NULL, &r, NULL, prof, names, &b, pid, vid, msg, sizeof msg)
+                      : print_enqueue(st, &cli_actor, names, &r, &job, msg, sizeof msg);
+    if (src != MK_OK) {
+        fprintf(stderr, "mokit: %s\n", msg);
+        rc =
+            src == MK_EINVAL || src == MK_ENOTFOUND || src == MK_EBUSY ? EXIT_INVALID : EXIT_SYSTEM;
+    } else if (!outputs) {
+        if (json_output)
+            print_json(job);
+        else
+            printf("ready slip queued on %s as job %s\n", str(job, "printer"), str(job, "id"));
+        if (opt_get(o, n, "wait"))
+            rc = wait_job(st, str(job, "id"));
+    } else {
+        rc = print_outputs(&b, prof, names, font_a, opt_get(o, n, "out"), opt_get(o, n, "png"));
+        if (rc == 0 && !json_output)
+            printf("ready slip on %s: %zu bytes\n", prof->name, b.len);
+    }
+    store_close(st);
+    json_decref(job);
+    fw_buf_free(&b);
+    fw_font_close(names);
+    fw_font_close(font_a);
+    sodium_memzero(&w, sizeof w);
+    return rc;
+}
+
 static int cmd_print(int argc, char **argv)
 {
     static const char help[] =
@@ -966,6 +1070,8 @@ static int cmd_print(int argc, char **argv)
         "       mokit print slip --visit ID --to PLACE --reason TEXT [--urgency U]\n"
         "                        [--doctor NAME] OUTPUT\n"
         "       mokit print test --printer NAME [--wait]\n"
+        "       mokit print ready --wifi FILE [--printer NAME] [--wait]\n"
+        "       mokit print ready --wifi FILE [--profile P] --out FILE.bin|--png FILE.png\n"
         "       mokit print jobs [--printer NAME] [--limit N]\n"
         "       mokit print reprint|cancel JOB\n"
         "OUTPUT is --printer NAME [--wait]: queued for that printer, mokitd prints it (--wait:\n"
@@ -974,7 +1080,11 @@ static int cmd_print(int argc, char **argv)
         "show (the simulated printer).\n"
         "A ticket is for the patient's visit of today (its queue number). A referral slip\n"
         "lists the visit's last reading of each kind; --urgency is routine (default), soon or\n"
-        "urgent.\n";
+        "urgent.\n"
+        "The ready slip, printed when the kit boots: the kit's addresses and a QR code that\n"
+        "joins a phone to the kit's Wi-Fi, from FILE (lines \"ssid NAME\", \"password PASS\"\n"
+        "(8-63 characters; none for an open network), \"url http://...\" (1-4); '#' comments).\n"
+        "It is queued on --printer, or on the first enabled printer that prints tickets.\n";
     struct opt o[] = {{"patient", 1, 0}, {"profile", 1, 0}, {"station", 1, 0}, {"out", 1, 0},
                       {"png", 1, 0},     {"printer", 1, 0}, {"wait", 0, 0},    {"visit", 1, 0},
                       {"to", 1, 0},      {"reason", 1, 0},  {"urgency", 1, 0}, {"doctor", 1, 0}};
@@ -988,6 +1098,8 @@ static int cmd_print(int argc, char **argv)
     const char *kind = argc >= 3 ? argv[2] : "";
     if (!strcmp(kind, "jobs") || !strcmp(kind, "reprint") || !strcmp(kind, "cancel"))
         return print_jobs_cmd(argc, argv, help);
+    if (!strcmp(kind, "ready"))
+        return print_ready(argc, argv, help);
     bool test = !strcmp(kind, "test"), slip = !strcmp(kind, "slip");
     const char *printer = NULL;
     if ((!test && !slip && strcmp(kind, "ticket") != 0 && strcmp(kind, "wristband") != 0) ||
@@ -1027,13 +1139,9 @@ static int cmd_print(int argc, char **argv)
             return EXIT_INVALID;
         }
     }
-    struct fw_font *names = NULL, *font_a = NULL;
-    if (fw_font_open(FW_FONT_DEFAULT, &names) != FW_OK ||
-        fw_font_open(FW_FONT_MONO, &font_a) != FW_OK) {
-        fprintf(stderr, "mokit: the DejaVu fonts are missing (fonts-dejavu-core)\n");
-        fw_font_close(names);
-        return EXIT_SYSTEM;
-    }
+    struct fw_font *names, *font_a;
+    if ((rc = open_fonts(&names, &font_a)) != 0)
+        return rc;
     struct store *st;
     if ((rc = open_store(&st)) != 0) {
         fw_font_close(names);
@@ -1602,7 +1710,7 @@ static void usage(FILE *f)
                "  code check CODE          is a patient code's check character right?\n"
                "  rules show|check FILE    the screening rules: the built-in ones; check a file\n"
                "  printer list|profiles|add|set   the kit's printers\n"
-               "  print ticket|wristband|test     print, or lay out (bytes, PNG preview)\n"
+               "  print ticket|wristband|slip|test|ready   print, or lay out (bytes, PNG)\n"
                "  print jobs|reprint|cancel       the print queue\n"
                "  device list|decode              device drivers; play a capture through one\n"
                "  keys show|export|hospital-new|check   the kit's signing key; hospital keys\n"

@@ -180,15 +180,41 @@ static json_t *visit_today(json_t *visits)
     return NULL;
 }
 
+/* A "ready" slip: the kit's own page, with no patient and nothing from the store. */
+static bool is_ready(const struct print_req *r)
+{
+    return r->kind && !strcmp(r->kind, "ready") && r->wifi;
+}
+
+static int ready_layout(const struct print_req *r, const char *printer, const struct fw_profile *p,
+                        struct fw_font *font, struct fw_buf *out, const char *when, char *err,
+                        size_t errlen)
+{
+    if (p->language != FW_LANG_ESCPOS)
+        return printer ? fail(err, errlen, MK_EINVAL,
+                              "the ready slip is for ESC/POS receipt printers: printer %s is a "
+                              "ZPL wristband printer (%s)",
+                              printer, p->name)
+                       : fail(err, errlen, MK_EINVAL,
+                              "the ready slip is for ESC/POS receipt printers: %s is a ZPL "
+                              "wristband printer",
+                              p->name);
+    struct ready_slip s = {.wifi = r->wifi, .when = when};
+    int rc = layout_ready(&s, p, font, out);
+    return rc == FW_OK ? MK_OK : layout_err(rc, "ready slip", p, err, errlen);
+}
+
 int print_layout(struct store *st, const struct print_req *r, const char *printer,
                  const struct fw_profile *p, struct fw_font *font, struct fw_buf *out,
                  char patient_id[64], char visit_id[64], char *err, size_t errlen)
 {
     char when[32];
     patient_id[0] = visit_id[0] = '\0';
-    if (!print_kind_valid(r->kind))
+    if (!print_kind_valid(r->kind) && !is_ready(r))
         return fail(err, errlen, MK_EINVAL, "kind must be ticket, wristband, slip or test");
     local_when(when);
+    if (is_ready(r))
+        return ready_layout(r, printer, p, font, out, when, err, errlen);
     if (!strcmp(r->kind, "slip"))
         return slip_layout(st, r, p, font, out, patient_id, visit_id, when, err, errlen);
     if (!strcmp(r->kind, "test")) {
@@ -261,10 +287,19 @@ int print_enqueue(struct store *st, const struct actor *a, struct fw_font *font,
                   const struct print_req *r, json_t **job, char *err, size_t errlen)
 {
     char name[64], patient_id[64], visit_id[64];
-    if (!print_kind_valid(r->kind))
+    if (!print_kind_valid(r->kind) && !is_ready(r))
         return fail(err, errlen, MK_EINVAL, "kind must be ticket, wristband, slip or test");
     if (r->printer) {
         snprintf(name, sizeof name, "%s", r->printer);
+    } else if (is_ready(r)) { /* the kit's own slip goes where the tickets go */
+        int rc = store_printer_for(st, "ticket", name);
+        if (rc == MK_ENOTFOUND)
+            return fail(err, errlen, rc,
+                        "no printer prints tickets: add one with `mokit printer add NAME "
+                        "--profile P --uri URI --kinds ticket` (or enable one), or name one "
+                        "with --printer");
+        if (rc != MK_OK)
+            return fail(err, errlen, rc, "finding a printer: %s", mk_strerror(rc));
     } else {
         int rc = store_printer_for(st, r->kind, name);
         if (rc == MK_ENOTFOUND)

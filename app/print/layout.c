@@ -1,5 +1,7 @@
 #include "layout.h"
 
+#include "../common/err.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -541,6 +543,117 @@ int layout_slip(const struct slip *s, const struct fw_profile *p, struct fw_font
         rc = qr(out, p, s->code, p->native_qr ? 4 : p->baud ? 3 : 4);
     if (rc == FW_OK)
         grouped_code(out, p, s->code);
+    finish(out, p);
+    return rc != FW_OK ? rc : fw_buf_error(out);
+}
+
+/* ---- the "ready" slip ---- */
+
+/* ASCII in font A at width x height magnification, as many lines as it takes: an address or
+ * a password must reach the paper whole, so it continues on the next line instead of being
+ * cut. Anything but printable ASCII is shown as '?'. */
+static int ascii_lines(struct fw_buf *b, const struct fw_profile *p, const char *s, int width,
+                       int height)
+{
+    char chunk[MAX_CHARS + 1];
+    size_t cols = (size_t)p->dots_per_line / (size_t)(FONT_A_DOTS * width), n = strlen(s);
+    if (cols > MAX_CHARS)
+        cols = MAX_CHARS;
+    int rc = fw_escpos_size(b, width, height);
+    for (size_t at = 0; rc == FW_OK && at < n; at += cols) {
+        size_t k = n - at < cols ? n - at : cols;
+        for (size_t i = 0; i < k; i++) {
+            unsigned char c = (unsigned char)s[at + i];
+            chunk[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+        }
+        fw_escpos_text(b, chunk, k);
+        fw_escpos_text(b, "\n", 1);
+    }
+    return rc == FW_OK ? fw_escpos_size(b, 1, 1) : rc;
+}
+
+/* An address in large letters: double width and height where it fits one line, else double
+ * height over as many lines as it takes. */
+static int address(struct fw_buf *b, const struct fw_profile *p, const char *url)
+{
+    size_t cols = (size_t)p->dots_per_line / FONT_A_DOTS;
+    return ascii_lines(b, p, url, strlen(url) * 2 <= cols ? 2 : 1, 2);
+}
+
+/* The largest module (6 dots down to 3) whose symbol and a 4-module quiet zone on each side
+ * fit the paper: 6 dots (0.75 mm at 203 dpi) is what a phone's camera reads easily from
+ * paper held at arm's length. 0 when not even 3 fits. */
+static int ready_module(const struct fw_profile *p, const char *text)
+{
+    for (int module = 6; module >= 3; module--) {
+        struct fw_bitmap bm;
+        int x, y, w, h;
+        if (fw_qr_bitmap(text, module, 'M', &bm) != FW_OK)
+            return 0;
+        fw_bitmap_ink(&bm, &x, &y, &w, &h);
+        fw_bitmap_free(&bm);
+        if (w + 8 * module <= p->dots_per_line)
+            return module;
+    }
+    return 0;
+}
+
+int layout_ready(const struct ready_slip *r, const struct fw_profile *p, struct fw_font *font,
+                 struct fw_buf *out)
+{
+    char qr_text[WIFI_QR_MAX], ssid[MAX_CHARS * 4 + 8];
+    const struct wifi_conf *w = r->wifi;
+    if (p->language != FW_LANG_ESCPOS || !w || !w->ssid[0] ||
+        wifi_qr_text(w, qr_text, sizeof qr_text) != MK_OK)
+        return FW_EINVAL;
+    int module = ready_module(p, qr_text);
+    if (!module)
+        return FW_EINVAL;
+    fw_escpos_init(out);
+    if (p->busy_line)
+        fw_escpos_busy_enable(out);
+    fw_escpos_align(out, FW_ALIGN_CENTER);
+    int rc = ascii_lines(out, p, "mokit", 2, 2);
+    if (rc == FW_OK)
+        rc = line(out, p, font, "Bộ kit đã sẵn sàng", NAME_PX);
+    if (rc == FW_OK)
+        rc = line(out, p, font, "The kit is ready", SMALL_PX);
+    if (rc == FW_OK)
+        rc = line(out, p, font, r->when, SMALL_PX);
+    feed(out, 16);
+    if (rc == FW_OK)
+        rc = line(out, p, font, "Mở trình duyệt, vào địa chỉ:", SMALL_PX + 4);
+    if (rc == FW_OK)
+        rc = line(out, p, font, "Open in a browser:", SMALL_PX);
+    for (int i = 0; rc == FW_OK && i < w->nurls && i < WIFI_URLS_MAX; i++)
+        rc = address(out, p, w->url[i]);
+    feed(out, 16);
+    if (rc == FW_OK)
+        rc = qr(out, p, qr_text, module);
+    if (rc == FW_OK)
+        rc = line(out, p, font, "Quét mã để vào Wi-Fi", SMALL_PX + 4);
+    if (rc == FW_OK)
+        rc = line(out, p, font, "Scan to join the kit's Wi-Fi", SMALL_PX);
+    feed(out, 12);
+    /* The name and the password as text, for a laptop without a camera. */
+    if (rc == FW_OK)
+        rc = line(out, p, font, "Tên Wi-Fi (network):", SMALL_PX + 4);
+    if (rc == FW_OK && ascii(w->ssid)) { /* exactly, spaces and all */
+        rc = ascii_lines(out, p, w->ssid, 1, 2);
+    } else if (rc == FW_OK) {
+        printable(font, w->ssid, ssid, sizeof ssid);
+        rc = paragraph(out, p, font, ssid, NAME_PX, 3);
+    }
+    feed(out, 8);
+    if (rc == FW_OK && w->password[0]) {
+        rc = line(out, p, font, "Mật khẩu (password):", SMALL_PX + 4);
+        if (rc == FW_OK)
+            rc = ascii_lines(out, p, w->password, 1, 2);
+    } else if (rc == FW_OK) {
+        rc = line(out, p, font, "Wi-Fi mở, không cần mật khẩu", SMALL_PX + 4);
+        if (rc == FW_OK)
+            rc = line(out, p, font, "Open network, no password", SMALL_PX);
+    }
     finish(out, p);
     return rc != FW_OK ? rc : fw_buf_error(out);
 }

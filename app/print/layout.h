@@ -9,6 +9,7 @@
 #pragma once
 
 #include "fw_print.h"
+#include "wifi.h"
 
 struct ticket {
     int queue_number;     /* 1..9999 */
@@ -80,3 +81,20 @@ struct slip {
  * reason. */
 int layout_slip(const struct slip *s, const struct fw_profile *p, struct fw_font *font,
                 struct fw_buf *out);
+
+/* ---- the kit's "ready" slip ---- */
+
+struct ready_slip {
+    const struct wifi_conf *wifi; /* the kit's network and addresses (wifi.h) */
+    const char *when;             /* "22/11/2026 08:20" */
+};
+
+/* The slip a kit prints when it has booted, for the team setting it up: "mokit", "Bộ kit đã
+ * sẵn sàng" (with an English line under each Vietnamese one), the addresses of the UI in large
+ * letters, a QR code that joins a phone to the kit's Wi-Fi (wifi_qr_text: the network's name
+ * and password, nothing else), the network's name and password as text for a laptop, and the
+ * time. Never a PIN, never a patient. An address, name or password too long for a line
+ * continues on the next: nothing of them is cut. FW_EINVAL for a ZPL profile (wristband
+ * printers) or a missing network name. */
+int layout_ready(const struct ready_slip *r, const struct fw_profile *p, struct fw_font *font,
+                 struct fw_buf *out);

@@ -168,7 +168,7 @@ bool store_printer_kinds_valid(const char *kinds);
 bool store_printer_name_valid(const char *name);
 
 struct job_in {
-    const char *printer, *kind;                     /* kind: ticket, wristband, slip, test */
+    const char *printer, *kind;                     /* ticket, wristband, slip, test, ready */
     const char *patient_id, *visit_id, *reprint_of; /* may be NULL */
     const void *data;
     size_t len;

@@ -7,7 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What a printer can be chosen for when a job names no printer. */
 static const char *const kinds_all[] = {"ticket", "wristband", "slip", "test"};
+/* What a job can be: those, and the kit's "ready" slip (schema 10), which goes to the ticket
+ * printer and is never a printer's kind of its own. */
+static const char *const job_kinds[] = {"ticket", "wristband", "slip", "test", "ready"};
 
 bool store_printer_name_valid(const char *name)
 {
@@ -22,12 +26,22 @@ bool store_printer_name_valid(const char *name)
     return true;
 }
 
-static bool kind_valid(const char *k, size_t n)
+static bool in_list(const char *const *list, size_t count, const char *k, size_t n)
 {
-    for (size_t i = 0; i < sizeof kinds_all / sizeof kinds_all[0]; i++)
-        if (strlen(kinds_all[i]) == n && !memcmp(kinds_all[i], k, n))
+    for (size_t i = 0; i < count; i++)
+        if (strlen(list[i]) == n && !memcmp(list[i], k, n))
             return true;
     return false;
+}
+
+static bool kind_valid(const char *k, size_t n)
+{
+    return in_list(kinds_all, sizeof kinds_all / sizeof kinds_all[0], k, n);
+}
+
+static bool job_kind_valid(const char *k)
+{
+    return in_list(job_kinds, sizeof job_kinds / sizeof job_kinds[0], k, strlen(k));
 }
 
 bool store_printer_kinds_valid(const char *kinds)
@@ -284,8 +298,8 @@ static int job_create(struct store *st, const struct actor *a, const struct job_
                       const char *action, json_t **out)
 {
     char id[UUID_LEN + 1];
-    if (!j->printer || !j->kind || !kind_valid(j->kind, strlen(j->kind)) || !j->data ||
-        j->len == 0 || j->len > 4 * 1024 * 1024)
+    if (!j->printer || !j->kind || !job_kind_valid(j->kind) || !j->data || j->len == 0 ||
+        j->len > 4 * 1024 * 1024)
         return MK_EINVAL;
     int rc = store_begin(st);
     if (rc != MK_OK)

@@ -8,6 +8,7 @@ import re
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -336,6 +337,201 @@ def test_daemon(d):
                                     ["--data", "--listen", "--demo", "--config", "--log-level"]))
 
 
+WIFI_CONF = ("# written at first boot\n"
+             "ssid mokit-7F3A\n"
+             "password kT9vQ2mX7pLr\n"
+             "url http://mokit.local/\n"
+             "url http://10.42.0.1/\n")
+WIFI_QR = "WIFI:T:WPA;S:mokit-7F3A;P:kT9vQ2mX7pLr;;"
+
+
+def zbar(png):
+    z = subprocess.run(["zbarimg", "--quiet", "--nodbus", "--raw", "-Sbinary", png],
+                       capture_output=True, timeout=30)
+    return z.stdout.decode(errors="replace").strip()
+
+
+def jobs(d):
+    rc, out, _ = mokit(d, "--json", "print", "jobs")
+    return json.loads(out) if rc == 0 else None
+
+
+def test_ready(d):
+    """The "ready" slip a booted kit prints: its Wi-Fi file, its printer, its queue."""
+    conf = os.path.join(d, "wifi.conf")
+    with open(conf, "w") as f:
+        f.write(WIFI_CONF)
+    rc, out, _ = mokit(d, "print", "--help")
+    check("print --help shows print ready --wifi", rc == 0 and "print ready --wifi FILE" in out,
+          out)
+
+    # Laid out only: the preview's QR joins the kit's Wi-Fi; a wristband printer refuses it.
+    png, binf = os.path.join(d, "ready.png"), os.path.join(d, "ready.bin")
+    rc, out, err = mokit(d, "print", "ready", "--wifi", conf, "--profile", "csn-a2", "--png", png,
+                         "--out", binf)
+    check("print ready --profile csn-a2 --png: the QR reads the exact WIFI: string",
+          rc == 0 and zbar(png) == WIFI_QR, err)
+    data = open(binf, "rb").read() if rc == 0 else b""
+    check("... the addresses are on it as text, the busy line is on (CSN-A2)",
+          b"http://mokit.local/\n" in data and b"http://10.42.0.1/\n" in data and
+          data[:5] == b"\x1b@\x1da\x20", repr(data[:8]))
+    check("... and the output never shows the password", "kT9vQ2mX7pLr" not in out + err, out)
+    for prof in ("escpos-58", "escpos-80", "epson-tm-t20"):
+        rc, _, err = mokit(d, "print", "ready", "--wifi", conf, "--profile", prof, "--png", png)
+        check(f"print ready --profile {prof}: the QR reads back", rc == 0 and zbar(png) == WIFI_QR,
+              err)
+    rc, _, err = mokit(d, "print", "ready", "--wifi", conf, "--profile", "zebra-hc100", "--png",
+                       png)
+    check("print ready on the ZPL wristband profile: exit 2, says ESC/POS",
+          rc == 2 and "ESC/POS" in err, err)
+
+    # A wrong file: exit 2 naming the file and the line, and nothing queued.
+    bad = os.path.join(d, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("ssid mokit-7F3A\npassword short\nurl http://mokit.local/\n")
+    rc, _, err = mokit(d, "print", "ready", "--wifi", bad, "--png", png)
+    check("a 5-character password: exit 2 with the file, line 2 and the rule",
+          rc == 2 and "bad.conf: line 2: the password is 5 characters" in err, err)
+    with open(bad, "w") as f:
+        f.write("ssid mokit-7F3A\n\n# ok\nadress http://mokit.local/\n")
+    rc, _, err = mokit(d, "print", "ready", "--wifi", bad)
+    check("an unknown name: exit 2 with line 4", rc == 2 and "line 4: unknown name \"adress\"" in err,
+          err)
+    rc, _, err = mokit(d, "print", "ready", "--wifi", os.path.join(d, "missing.conf"))
+    check("a missing file: exit 2, says it cannot read it", rc == 2 and "cannot read" in err, err)
+    rc, _, err = mokit(d, "print", "ready", "--png", png)
+    check("print ready without --wifi: usage, exit 1", rc == 1, err)
+    rc, _, err = mokit(d, "print", "ready", "--wifi", conf, "--printer", "x", "--png", png)
+    check("print ready with both --printer and --png: usage, exit 1", rc == 1, err)
+
+    # No printer prints tickets: exit 2 with what to do. A wristband printer and a disabled
+    # ticket printer do not count.
+    rc, _, err = mokit(d, "print", "ready", "--wifi", conf)
+    check("print ready with no printer: exit 2, says how to add one",
+          rc == 2 and "no printer prints tickets" in err and "mokit printer add" in err, err)
+    mokit(d, "printer", "add", "band", "--profile", "zebra-hc100", "--uri", "sim:prints/band",
+          "--kinds", "wristband")
+    mokit(d, "printer", "add", "a-off", "--profile", "escpos-58", "--uri", "sim:prints/off",
+          "--kinds", "ticket")
+    mokit(d, "printer", "set", "a-off", "--disable")
+    rc, _, err = mokit(d, "print", "ready", "--wifi", conf)
+    check("... a band printer and a disabled ticket printer do not count",
+          rc == 2 and "no printer prints tickets" in err, err)
+    rc, _, err = mokit(d, "print", "ready", "--wifi", conf, "--printer", "band")
+    check("print ready --printer on the band printer: exit 2, says ESC/POS",
+          rc == 2 and "ESC/POS" in err and "band" in err, err)
+    rc, _, err = mokit(d, "print", "ready", "--wifi", bad, "--printer", "band")
+    check("... a wrong file is refused before any printer", rc == 2 and "line 4" in err, err)
+    check("nothing was queued by any of these", jobs(d) == [], jobs(d))
+
+    # The queue: the first enabled ticket printer, a simulated one, printed by mokitd's spool.
+    mokit(d, "printer", "add", "panel", "--profile", "csn-a2", "--uri", "sim:prints/panel",
+          "--kinds", "ticket,test")
+    rc, _, err = mokit(d, "print", "ready", "--wifi", bad)
+    check("a wrong file with a printer present: exit 2 and no job", rc == 2 and jobs(d) == [], err)
+    port = free_port()
+    log = open(os.path.join(d, "daemon.log"), "w+")
+    proc = subprocess.Popen([MOKITD, "--data", d, "--listen", f"127.0.0.1:{port}"], stdout=log,
+                            stderr=log)
+    try:
+        check("mokitd up for the ready slip", wait_health(port, proc))
+        rc, out, err = mokit(d, "print", "ready", "--wifi", conf, "--wait")
+        check("print ready --wait: queued on the ticket printer and printed",
+              rc == 0 and "ready slip queued on panel as job" in out, out + err)
+        listed = jobs(d) or []
+        job = listed[0] if listed else {}
+        check("the job is kind ready, done, on panel, about no patient",
+              len(listed) == 1 and job.get("kind") == "ready" and job.get("state") == "done" and
+              job.get("printer") == "panel" and job.get("patient") is None and
+              job.get("visit_id") is None, listed)
+        pngs = sorted(f for f in os.listdir(os.path.join(d, "prints", "panel"))
+                      if f.endswith("-ready.png")) if os.path.isdir(
+                          os.path.join(d, "prints", "panel")) else []
+        check("the simulated printer drew it, and its QR joins the kit's Wi-Fi",
+              len(pngs) == 1 and zbar(os.path.join(d, "prints", "panel", pngs[0])) == WIFI_QR,
+              pngs)
+        rc, out, err = mokit(d, "--json", "print", "ready", "--wifi", conf, "--printer", "panel")
+        job2 = json.loads(out) if rc == 0 else {}
+        check("print ready --printer panel --json: the job", rc == 0 and
+              job2.get("kind") == "ready" and job2.get("printer") == "panel", err)
+        rc, out, err = mokit(d, "--json", "print", "reprint", job.get("id", "-"))
+        check("a ready slip can be reprinted", rc == 0 and json.loads(out)["kind"] == "ready", err)
+        db = sqlite3.connect(os.path.join(d, "mokit.db"))
+        rows = db.execute("SELECT actor, staff_id, after FROM audit WHERE entity = 'print_job' "
+                          "AND entity_id = ? AND action = 'create'", (job.get("id"),)).fetchall()
+        db.close()
+        check("the job is audited, by cli:<user>",
+              len(rows) == 1 and rows[0][0].startswith("cli:") and rows[0][1] is None and
+              '"kind": "ready"' in rows[0][2].replace('":"', '": "'), rows)
+    finally:
+        rc = stop(proc)
+    log.seek(0)
+    text = log.read()
+    check("mokitd's log never holds the Wi-Fi password", "kT9vQ2mX7pLr" not in text and
+          "ready" in text, text[-1500:])
+
+
+def test_ready_migration(d):
+    """Schema 10 rebuilds print_job to allow "ready": a kit's jobs of schema 9 survive it."""
+    mokit(d, "campaign", "create", "--code", "C1", "--name", "Test")
+    rc, out, err = mokit(d, "--json", "patient", "register", "--name", "Lò Thị Mai", "--sex",
+                         "female", "--birth", "1980")
+    code = json.loads(out)["code"] if rc == 0 else "-"
+    mokit(d, "printer", "add", "desk", "--profile", "escpos-58", "--uri", "sim:prints/desk",
+          "--kinds", "ticket,wristband,test")
+    rc1, out1, _ = mokit(d, "--json", "print", "wristband", "--patient", code, "--printer", "desk")
+    rc2, out2, _ = mokit(d, "--json", "print", "test", "--printer", "desk")
+    band = json.loads(out1)["id"] if rc1 == 0 else "-"
+    rc3, out3, _ = mokit(d, "--json", "print", "reprint", band)
+    mokit(d, "print", "cancel", json.loads(out2)["id"] if rc2 == 0 else "-")
+    check("three jobs of schema 9 kinds (a wristband, its reprint, a cancelled test page)",
+          rc1 == rc2 == rc3 == 0 and len(jobs(d) or []) == 3, out3)
+    path = os.path.join(d, "mokit.db")
+    cols = ("seq, id, printer, kind, patient_id, visit_id, data, state, attempts, last_error, "
+            "reprint_of, created_at, created_by, done_at")
+
+    def snapshot(db):
+        return (db.execute(f"SELECT {cols} FROM print_job ORDER BY seq").fetchall(),
+                db.execute("SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE "
+                           "tbl_name = 'print_job' ORDER BY name").fetchall())
+
+    db = sqlite3.connect(path, isolation_level=None)
+    rows, schema10 = snapshot(db)
+    # Back to schema 9: print_job exactly as app/sql/002_print.sql makes it, the same rows.
+    with open(os.path.join(ROOT, "app", "sql", "002_print.sql")) as f:
+        v2 = f.read()
+    table = v2[v2.index("CREATE TABLE print_job ("):v2.index("CREATE INDEX print_job_pending")]
+    indexes = v2[v2.index("CREATE INDEX print_job_pending"):]
+    db.executescript("PRAGMA foreign_keys = OFF; BEGIN; ALTER TABLE print_job RENAME TO j10; "
+                     f"{table} INSERT INTO print_job SELECT * FROM j10; DROP TABLE j10; "
+                     f"{indexes} PRAGMA user_version = 9; COMMIT;")
+    old_check = db.execute("SELECT sql FROM sqlite_schema WHERE name = 'print_job'").fetchone()[0]
+    db.close()
+    check("the database is back at schema 9, where a job cannot be \"ready\"",
+          "'ready'" not in old_check and "'test'" in old_check, old_check)
+    rc, _, err = mokit(d, "printer", "list")
+    db = sqlite3.connect(path)
+    after, schema = snapshot(db)
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    fk = db.execute("PRAGMA foreign_key_check").fetchall()
+    ok = db.execute("PRAGMA integrity_check").fetchone()[0]
+    db.close()
+    check("opening it migrates to schema 10", rc == 0 and version == 10, err)
+    check("every job kept as it was: ids, bytes, states, reprint_of", after == rows and
+          len(rows) == 3 and any(r[10] == band for r in rows), after)
+    check("print_job and its indexes are as a new kit's", schema == schema10, schema)
+    check("integrity and foreign keys check clean", ok == "ok" and fk == [], (ok, fk))
+    conf = os.path.join(d, "wifi.conf")
+    with open(conf, "w") as f:
+        f.write(WIFI_CONF)
+    rc, out, err = mokit(d, "--json", "print", "ready", "--wifi", conf)
+    check("then a ready slip queues on the ticket printer",
+          rc == 0 and json.loads(out)["kind"] == "ready" and json.loads(out)["printer"] == "desk",
+          err)
+    rc, out, err = mokit(d, "--json", "print", "reprint", band)
+    check("and a migrated job reprints", rc == 0 and json.loads(out)["reprint_of"] == band, err)
+
+
 def test_demo(d):
     port = free_port()
     proc = subprocess.Popen([MOKITD, "--data", d, "--demo", "--listen", f"127.0.0.1:{port}"],
@@ -455,8 +651,8 @@ def test_keys(d):
 
 
 def main():
-    for fn in (test_usage, test_setup_and_register, test_cccd, test_daemon, test_demo,
-               test_rules, test_keys):
+    for fn in (test_usage, test_setup_and_register, test_cccd, test_daemon, test_ready,
+               test_ready_migration, test_demo, test_rules, test_keys):
         with tempfile.TemporaryDirectory(prefix="mokit-cli-") as d:
             try:
                 fn(d)

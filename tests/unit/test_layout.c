@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../app/common/err.h"
 #include "../../app/print/layout.h"
 #include "../reference_ticket.h"
 
@@ -387,6 +388,119 @@ static void test_pages(void **state)
     }
 }
 
+/* The "ready" slip of a booted kit: golden bytes per receipt profile, whole on paper, and its
+ * QR scans back to the exact Wi-Fi payload; refused on a wristband printer. */
+static const struct wifi_conf reference_wifi = {
+    .ssid = "mokit-7F3A",
+    .password = "kT9vQ2mX7pLr",
+    .url = {"http://mokit.local/", "http://10.42.0.1/"},
+    .nurls = 2,
+};
+
+/* What a phone's camera reads from the slip laid out for p, through the simulated printer. */
+static char *ready_scan(const struct wifi_conf *w, const struct fw_profile *p, struct fw_buf *b,
+                        int *height)
+{
+    struct ready_slip r = {.wifi = w, .when = "22/11/2026 06:58"};
+    struct fw_bitmap paper;
+    char err[160];
+    b->len = 0;
+    assert_int_equal(layout_ready(&r, p, names, b), FW_OK);
+    if (fw_sim_escpos(b->data, b->len, p, font_a, &paper, err, sizeof err) != FW_OK)
+        fail_msg("%s: %s", p->name, err);
+    *height = paper.height;
+    char *got = zbar(&paper);
+    fw_bitmap_free(&paper);
+    return got;
+}
+
+static void ready_slips(void **state)
+{
+    (void)state;
+    int done = 0, height;
+    for (size_t i = 0; i < fw_profiles_count; i++) {
+        const struct fw_profile *p = &fw_profiles[i];
+        struct fw_buf b;
+        fw_buf_init(&b);
+        struct ready_slip r = {.wifi = &reference_wifi, .when = "22/11/2026 06:58"};
+        int rc = layout_ready(&r, p, names, &b);
+        if (p->language == FW_LANG_ZPL) { /* a wristband printer: refused, nothing written */
+            assert_int_equal(rc, FW_EINVAL);
+            assert_int_equal(b.len, 0);
+            fw_buf_free(&b);
+            continue;
+        }
+        assert_int_equal(rc, FW_OK);
+        char file[64];
+        snprintf(file, sizeof file, "ready-%s.bin", p->name);
+        golden(file, &b);
+        /* The addresses as text, in large letters (GS ! with double height). */
+        assert_non_null(memmem(b.data, b.len, "http://mokit.local/\n", 20));
+        assert_non_null(memmem(b.data, b.len, "http://10.42.0.1/\n", 18));
+        assert_non_null(memmem(b.data, b.len, "mokit-7F3A\n", 11));
+        char *got = ready_scan(&reference_wifi, p, &b, &height);
+        if (strcmp(got, "WIFI:T:WPA;S:mokit-7F3A;P:kT9vQ2mX7pLr;;") != 0)
+            fail_msg("%s: zbarimg read \"%s\"", p->name, got);
+        free(got);
+        bool busy = b.len > 5 && memcmp(b.data + 2, "\x1d\x61\x20", 3) == 0;
+        assert_int_equal(busy, p->busy_line);
+        fw_buf_free(&b);
+        done++;
+    }
+    assert_int_equal(done, 4);
+}
+
+static void ready_awkward(void **state)
+{
+    (void)state;
+    struct fw_buf b;
+    fw_buf_init(&b);
+    int tall, plain;
+    /* The longest of everything: a 32-byte name and a 63-character password of characters
+     * that need escaping, four 128-byte addresses. Whole on 58 mm paper, every address and
+     * the password on the paper (continued over lines), the QR still read exactly. */
+    struct wifi_conf w = {.nurls = 4};
+    memset(w.ssid, ';', 32);
+    for (int k = 0; k < 63; k++)
+        w.password[k] = "\\:,\"Aa1"[k % 7];
+    for (int u = 0; u < 4; u++) {
+        snprintf(w.url[u], sizeof w.url[u], "https://%d.", u);
+        memset(w.url[u] + strlen(w.url[u]), 'a' + u, WIFI_URL_MAX - strlen(w.url[u]));
+    }
+    char want[WIFI_QR_MAX];
+    assert_int_equal(wifi_qr_text(&w, want, sizeof want), MK_OK);
+    for (size_t i = 0; i < fw_profiles_count; i++) {
+        const struct fw_profile *p = &fw_profiles[i];
+        if (p->language == FW_LANG_ZPL)
+            continue;
+        char *got = ready_scan(&w, p, &b, &tall);
+        if (strcmp(got, want) != 0)
+            fail_msg("%s: zbarimg read \"%s\", not \"%s\"", p->name, got, want);
+        free(got);
+        /* Each address whole, one printer line after the other. */
+        size_t cols = (size_t)p->dots_per_line / 12;
+        for (int u = 0; u < 4; u++)
+            assert_non_null(memmem(b.data, b.len, w.url[u], cols));
+        assert_non_null(memmem(b.data, b.len, w.password, 32));
+    }
+    /* An open network with a Vietnamese name: nopass, and the name rasterised. */
+    const struct fw_profile *p = fw_profile_find("csn-a2");
+    struct wifi_conf open = {.ssid = "Trạm y tế: Tả Van", .url = {"http://10.42.0.1/"}, .nurls = 1};
+    char *got = ready_scan(&open, p, &b, &plain);
+    assert_string_equal(got, "WIFI:T:nopass;S:Trạm y tế\\: Tả Van;;");
+    free(got);
+    assert_true(tall > plain + 200);
+    /* Nothing of the kit's staff or patients can reach it: it has no such input. A missing
+     * name is refused. */
+    struct ready_slip r = {.wifi = &open, .when = NULL};
+    open.ssid[0] = '\0';
+    b.len = 0;
+    assert_int_equal(layout_ready(&r, p, names, &b), FW_EINVAL);
+    r.wifi = NULL;
+    assert_int_equal(layout_ready(&r, p, names, &b), FW_EINVAL);
+    fw_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +510,8 @@ int main(void)
         cmocka_unit_test(awkward_inputs),
         cmocka_unit_test(slips),
         cmocka_unit_test(test_pages),
+        cmocka_unit_test(ready_slips),
+        cmocka_unit_test(ready_awkward),
     };
     return cmocka_run_group_tests_name("layout", tests, setup, teardown);
 }
