@@ -13,7 +13,7 @@ OBJ_FLAGS := $(COMMON) -fsanitize=fuzzer-no-link,address,undefined
 FLAGS := $(COMMON) -fsanitize=fuzzer,address,undefined
 LIBS := $(shell pkg-config --libs $(PKGS)) -lm
 SRC := $(wildcard app/common/*.c app/domain/*.c app/store/*.c app/api/body.c app/print/*.c \
-         firmware/proto/*.c firmware/core/*.c) \
+         firmware/proto/*.c firmware/core/*.c firmware/gpio/*.c) \
        $(filter-out app/export/pg%.c,$(wildcard app/export/*.c)) build/gen/migrations.c
 TARGETS := cccd code body font sim zpl layout status devices cms50f scanner rules keyfile package fhir_response ieee11073 contour omron790 omron7322 wifi
 
