@@ -235,7 +235,7 @@ static void timers(struct fw_panel *p, long long now)
             break;
         }
         gpio_line_set(p->buzzer, !(p->beep_step & 1)); /* even steps sound */
-        p->beep_at = now + p->beep[p->beep_step]; /* each step its full time */
+        p->beep_at = now + p->beep[p->beep_step];      /* each step its full time */
     }
 }
 
