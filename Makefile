@@ -225,6 +225,6 @@ clean:
 	rm -rf build
 
 # The Debian package (make deb, make deb-test) and the SD-card image (make image, make image-test).
--include images/package.mk images/image.mk
+include images/package.mk images/image.mk
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
