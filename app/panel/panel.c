@@ -359,13 +359,7 @@ static void initial_state(struct panel *p)
                           printer_problem(json_string_value(json_object_get(pr, "state"))));
         }
     }
-    p->leds[FW_LED_READY] = true; /* so that update_leds() sets every LED */
-    p->leds[FW_LED_ATTENTION] = true;
-    p->leds[FW_LED_BUSY] = true;
-    set_led(p, FW_LED_READY, false);
-    set_led(p, FW_LED_ATTENTION, false);
-    set_led(p, FW_LED_BUSY, false);
-    update_leds(p);
+    update_leds(p); /* p->leds start false, as fw_panel_start() leaves the LEDs: off */
     pthread_mutex_unlock(&p->lock);
     json_decref(campaign);
     json_decref(q);
